@@ -8,14 +8,13 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from matplotlib.animation import FuncAnimation  # noqa: E402
-from matplotlib.axes import Axes  # noqa: E402
-from matplotlib.colors import to_hex  # noqa: E402
-
-from backprop import plots  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+from backprop import plots
+from matplotlib.animation import FuncAnimation
+from matplotlib.axes import Axes
+from matplotlib.colors import to_hex
 
 
 def quad(t: np.ndarray) -> np.ndarray:
