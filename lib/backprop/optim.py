@@ -1,0 +1,713 @@
+"""Optimizers, learning-rate schedulers and gradient clipping.
+
+Backpropagation *computes* gradients; an optimizer *uses* them to change the weights.
+Every update rule is written once, as a pure function ``*_update(w, dw, state, ...)`` that
+returns ``(w_new, state_new)`` without touching its inputs. The classes (``SGD``,
+``AdaGrad``, ``RMSprop``, ``Adam``, ``AdamW``) only loop over the parameters and call those
+functions, so what a chapter derives in cells and what the library runs are the same code.
+
+The formulas match ``torch.optim`` operation for operation (the tests compare 50-step
+trajectories with PyTorch in float64), so chapter 8 can map this module one-to-one onto
+``torch.optim``.
+
+Typical use::
+
+    opt = optim.Adam(model.parameters(), lr=1e-3)
+    sched = optim.StepLR(opt, step_size=10, gamma=0.5)
+    for epoch in range(epochs):
+        for xb, yb in data.minibatches(X, y, 32, rng):
+            model.zero_grad()
+            loss, dout = losses.softmax_cross_entropy(model(xb), yb)
+            model.backward(dout)
+            optim.clip_grad_norm(model.parameters(), max_norm=1.0)
+            opt.step()
+        sched.step()
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Any, Protocol
+
+import numpy as np
+
+from ._checks import as_float_array, check_same_shape
+
+__all__ = [
+    "SGD",
+    "AdaGrad",
+    "Adam",
+    "AdamW",
+    "CosineAnnealingLR",
+    "ExponentialLR",
+    "LRScheduler",
+    "Optimizer",
+    "RMSprop",
+    "StepLR",
+    "adagrad_update",
+    "adam_update",
+    "clip_grad_norm",
+    "grad_norm",
+    "rmsprop_update",
+    "sgd_update",
+]
+
+State = dict[str, Any]
+
+
+class ParameterLike(Protocol):
+    """Anything with float arrays ``.data`` and ``.grad`` of equal shape (``nn.Parameter``)."""
+
+    data: np.ndarray
+    grad: np.ndarray
+
+
+# ---------------------------------------------------------------------------------------
+# Validation of hyper-parameters (shared by the pure functions and the classes)
+# ---------------------------------------------------------------------------------------
+
+
+def _check_real(value: object, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ValueError(f"{name} must be a real number, got {type(value).__name__}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+    return value
+
+
+def _check_nonneg(value: object, name: str) -> float:
+    v = _check_real(value, name)
+    if v < 0:
+        raise ValueError(f"{name} must be >= 0, got {v}")
+    return v
+
+
+def _check_unit_interval(value: object, name: str) -> float:
+    v = _check_real(value, name)
+    if not 0.0 <= v < 1.0:
+        raise ValueError(f"{name} must lie in [0, 1), got {v}")
+    return v
+
+
+def _check_betas(betas: object) -> tuple[float, float]:
+    if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+        raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
+    return (
+        _check_unit_interval(betas[0], "betas[0] (beta1)"),
+        _check_unit_interval(betas[1], "betas[1] (beta2)"),
+    )
+
+
+def _check_sgd(lr: float, momentum: float, dampening: float, nesterov: bool, wd: float) -> None:
+    _check_nonneg(lr, "lr")
+    _check_nonneg(momentum, "momentum")
+    _check_nonneg(dampening, "dampening")
+    _check_nonneg(wd, "weight_decay")
+    if nesterov and (momentum <= 0 or dampening != 0):
+        raise ValueError(
+            f"nesterov=True needs momentum > 0 and dampening = 0, "
+            f"got momentum={momentum}, dampening={dampening}"
+        )
+
+
+def _check_arrays(w: object, dw: object) -> tuple[np.ndarray, np.ndarray]:
+    w_arr = as_float_array(w, "w")
+    dw_arr = as_float_array(dw, "dw")
+    check_same_shape(w_arr, dw_arr, "w", "dw")
+    return w_arr, dw_arr
+
+
+def _check_state(state: object) -> State:
+    if not isinstance(state, dict):
+        raise ValueError(
+            f"state must be a dict (use {{}} on the first call), got {type(state).__name__}"
+        )
+    return state
+
+
+# ---------------------------------------------------------------------------------------
+# Pure update rules
+# ---------------------------------------------------------------------------------------
+
+
+def sgd_update(
+    w: np.ndarray,
+    dw: np.ndarray,
+    state: State,
+    *,
+    lr: float,
+    momentum: float = 0.0,
+    dampening: float = 0.0,
+    nesterov: bool = False,
+    weight_decay: float = 0.0,
+) -> tuple[np.ndarray, State]:
+    """One step of stochastic gradient descent, with optional momentum (heavy ball or Nesterov).
+
+    Exactly ``torch.optim.SGD``::
+
+        g   = dw + weight_decay * w
+        buf = g                                   (first step)
+        buf = momentum * buf + (1 - dampening) * g  (later steps)
+        d   = g + momentum * buf  if nesterov  else  buf     (d = g when momentum = 0)
+        w   = w - lr * d
+
+    Shapes:
+        w, dw: any shape, equal.
+        state: ``{}`` or ``{"momentum_buffer": array like w}``.
+        returns: ``(w_new like w, state_new)``; the inputs are not modified.
+    """
+    w, dw = _check_arrays(w, dw)
+    state = _check_state(state)
+    _check_sgd(lr, momentum, dampening, nesterov, weight_decay)
+    g = dw + weight_decay * w if weight_decay != 0 else dw
+    new_state: State = {}
+    if momentum != 0:
+        buf = state.get("momentum_buffer")
+        buf = g.copy() if buf is None else momentum * buf + (1 - dampening) * g
+        new_state["momentum_buffer"] = buf
+        g = g + momentum * buf if nesterov else buf
+    return w - lr * g, new_state
+
+
+def adagrad_update(
+    w: np.ndarray,
+    dw: np.ndarray,
+    state: State,
+    *,
+    lr: float,
+    eps: float = 1e-10,
+    weight_decay: float = 0.0,
+) -> tuple[np.ndarray, State]:
+    """One AdaGrad step: divide by the root of the running *sum* of squared gradients.
+
+    Exactly ``torch.optim.Adagrad`` (``lr_decay=0``, ``initial_accumulator_value=0``)::
+
+        g   = dw + weight_decay * w
+        sum = sum + g ** 2
+        w   = w - lr * g / (sqrt(sum) + eps)
+
+    Shapes:
+        w, dw: any shape, equal.
+        state: ``{}`` or ``{"step": int, "sum": array like w}``.
+        returns: ``(w_new like w, state_new)``; the inputs are not modified.
+    """
+    w, dw = _check_arrays(w, dw)
+    state = _check_state(state)
+    _check_nonneg(lr, "lr")
+    _check_nonneg(eps, "eps")
+    _check_nonneg(weight_decay, "weight_decay")
+    g = dw + weight_decay * w if weight_decay != 0 else dw
+    total = state.get("sum")
+    total = g * g if total is None else total + g * g
+    w_new = w - lr * (g / (np.sqrt(total) + eps))
+    return w_new, {"step": state.get("step", 0) + 1, "sum": total}
+
+
+def rmsprop_update(
+    w: np.ndarray,
+    dw: np.ndarray,
+    state: State,
+    *,
+    lr: float,
+    alpha: float = 0.99,
+    eps: float = 1e-8,
+    momentum: float = 0.0,
+    weight_decay: float = 0.0,
+) -> tuple[np.ndarray, State]:
+    """One RMSprop step: divide by the root of an exponential moving average of g².
+
+    Exactly ``torch.optim.RMSprop`` (``centered=False``)::
+
+        g   = dw + weight_decay * w
+        v   = alpha * v + (1 - alpha) * g ** 2          (v starts at 0)
+        buf = momentum * buf + g / (sqrt(v) + eps);  w = w - lr * buf   if momentum > 0
+        w   = w - lr * g / (sqrt(v) + eps)                              otherwise
+
+    Shapes:
+        w, dw: any shape, equal.
+        state: ``{}`` or ``{"step", "square_avg", ["momentum_buffer"]}`` arrays like w.
+        returns: ``(w_new like w, state_new)``; the inputs are not modified.
+    """
+    w, dw = _check_arrays(w, dw)
+    state = _check_state(state)
+    _check_nonneg(lr, "lr")
+    _check_unit_interval(alpha, "alpha")
+    _check_nonneg(eps, "eps")
+    _check_nonneg(momentum, "momentum")
+    _check_nonneg(weight_decay, "weight_decay")
+    g = dw + weight_decay * w if weight_decay != 0 else dw
+    v = state.get("square_avg")
+    v = (1 - alpha) * (g * g) if v is None else alpha * v + (1 - alpha) * (g * g)
+    avg = np.sqrt(v) + eps
+    new_state: State = {"step": state.get("step", 0) + 1, "square_avg": v}
+    if momentum > 0:
+        buf = state.get("momentum_buffer")
+        buf = g / avg if buf is None else momentum * buf + g / avg
+        new_state["momentum_buffer"] = buf
+        return w - lr * buf, new_state
+    return w - lr * (g / avg), new_state
+
+
+def adam_update(
+    w: np.ndarray,
+    dw: np.ndarray,
+    state: State,
+    *,
+    lr: float,
+    betas: tuple[float, float] = (0.9, 0.999),
+    eps: float = 1e-8,
+    weight_decay: float = 0.0,
+    decoupled: bool = False,
+) -> tuple[np.ndarray, State]:
+    """One Adam step with bias correction (AdamW when ``decoupled=True``).
+
+    Exactly ``torch.optim.Adam`` / ``torch.optim.AdamW`` (``amsgrad=False``), step ``t``
+    counted from 1::
+
+        w = w * (1 - lr * weight_decay)            if decoupled (AdamW)
+        g = dw + weight_decay * w                  otherwise   (L2 penalty, classic Adam)
+        m = beta1 * m + (1 - beta1) * g            (m, v start at 0)
+        v = beta2 * v + (1 - beta2) * g ** 2
+        w = w - lr / (1 - beta1**t) * m / (sqrt(v) / sqrt(1 - beta2**t) + eps)
+
+    Shapes:
+        w, dw: any shape, equal.
+        state: ``{}`` or ``{"step": int, "exp_avg": array, "exp_avg_sq": array}``.
+        returns: ``(w_new like w, state_new)``; the inputs are not modified.
+    """
+    w, dw = _check_arrays(w, dw)
+    state = _check_state(state)
+    _check_nonneg(lr, "lr")
+    beta1, beta2 = _check_betas(betas)
+    _check_nonneg(eps, "eps")
+    _check_nonneg(weight_decay, "weight_decay")
+    t = state.get("step", 0) + 1
+    g = dw
+    if weight_decay != 0:
+        if decoupled:
+            w = w * (1 - lr * weight_decay)
+        else:
+            g = dw + weight_decay * w
+    m = state.get("exp_avg")
+    m = (1 - beta1) * g if m is None else m + (1 - beta1) * (g - m)
+    v = state.get("exp_avg_sq")
+    v = (1 - beta2) * (g * g) if v is None else beta2 * v + (1 - beta2) * (g * g)
+    step_size = lr / (1 - beta1**t)
+    denom = np.sqrt(v) / math.sqrt(1 - beta2**t) + eps
+    w_new = w - step_size * (m / denom)
+    return w_new, {"step": t, "exp_avg": m, "exp_avg_sq": v}
+
+
+# ---------------------------------------------------------------------------------------
+# Optimizer classes: loop over parameters, call the pure update
+# ---------------------------------------------------------------------------------------
+
+
+def _as_param_list(params: object, who: str) -> list[ParameterLike]:
+    if hasattr(params, "parameters") and callable(params.parameters):
+        raise ValueError(
+            f"{who} expects the model's parameters, not the model: "
+            f"use {who}(model.parameters(), ...)"
+        )
+    if isinstance(params, np.ndarray) or not isinstance(params, Iterable):
+        raise ValueError(
+            f"{who} params must be an iterable of Parameter objects (e.g. model.parameters()), "
+            f"got {type(params).__name__}"
+        )
+    plist = list(params)
+    if not plist:
+        raise ValueError(f"{who} got an empty parameter list; nothing to optimize")
+    for i, p in enumerate(plist):
+        data = getattr(p, "data", None)
+        grad = getattr(p, "grad", None)
+        if not isinstance(data, np.ndarray) or not isinstance(grad, np.ndarray):
+            raise ValueError(
+                f"{who} params must be Parameter objects with .data and .grad arrays "
+                f"(e.g. model.parameters()); item {i} is a {type(p).__name__}"
+            )
+        if data.shape != grad.shape:
+            raise ValueError(
+                f"{who} parameter {i}: .grad shape {grad.shape} differs from .data shape "
+                f"{data.shape}"
+            )
+    if len({id(p) for p in plist}) != len(plist):
+        raise ValueError(f"{who} got the same Parameter more than once")
+    return plist
+
+
+class Optimizer:
+    """Base class: holds the parameters and one state dict per parameter.
+
+    Subclasses set ``self.lr`` and implement :meth:`update`, which calls a pure
+    ``*_update`` function. :meth:`step` writes the result into ``p.data`` in place, so
+    arrays shared with the model stay the same objects.
+
+    Shapes:
+        params: list of Parameters, each ``.data`` and ``.grad`` of equal shape.
+    """
+
+    lr: float
+
+    def __init__(self, params: Iterable[ParameterLike]) -> None:
+        self.params: list[ParameterLike] = _as_param_list(params, type(self).__name__)
+        self.state: list[State] = [{} for _ in self.params]
+
+    def update(self, w: np.ndarray, dw: np.ndarray, state: State) -> tuple[np.ndarray, State]:
+        """Return ``(w_new, state_new)`` for one parameter (implemented by subclasses)."""
+        raise NotImplementedError
+
+    def step(self) -> None:
+        """Apply one update to every parameter: ``p.data <- update(p.data, p.grad, state)``."""
+        _check_nonneg(self.lr, "lr")
+        for i, p in enumerate(self.params):
+            w_new, self.state[i] = self.update(p.data, p.grad, self.state[i])
+            p.data[...] = w_new
+
+    def zero_grad(self) -> None:
+        """Set every parameter's gradient to zero, in place."""
+        for p in self.params:
+            p.grad[...] = 0.0
+
+    def _hparams(self) -> dict[str, Any]:
+        return {}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in {"lr": self.lr, **self._hparams()}.items())
+        return f"{type(self).__name__}({len(self.params)} params, {args})"
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with optional momentum, Nesterov and weight decay.
+
+    ``w <- w - lr * d`` with ``d`` from :func:`sgd_update` (``torch.optim.SGD``).
+
+    Shapes:
+        params: list of Parameters of any shapes.
+    """
+
+    def __init__(
+        self,
+        params: Iterable[ParameterLike],
+        lr: float,
+        momentum: float = 0.0,
+        nesterov: bool = False,
+        weight_decay: float = 0.0,
+        *,
+        dampening: float = 0.0,
+    ) -> None:
+        _check_sgd(lr, momentum, dampening, nesterov, weight_decay)
+        super().__init__(params)
+        self.lr, self.momentum, self.dampening = float(lr), float(momentum), float(dampening)
+        self.nesterov, self.weight_decay = bool(nesterov), float(weight_decay)
+
+    def update(self, w: np.ndarray, dw: np.ndarray, state: State) -> tuple[np.ndarray, State]:
+        """Call :func:`sgd_update` with this optimizer's hyper-parameters."""
+        return sgd_update(
+            w,
+            dw,
+            state,
+            lr=self.lr,
+            momentum=self.momentum,
+            dampening=self.dampening,
+            nesterov=self.nesterov,
+            weight_decay=self.weight_decay,
+        )
+
+    def _hparams(self) -> dict[str, Any]:
+        return {
+            "momentum": self.momentum,
+            "dampening": self.dampening,
+            "nesterov": self.nesterov,
+            "weight_decay": self.weight_decay,
+        }
+
+
+class AdaGrad(Optimizer):
+    """AdaGrad: per-coordinate step ``lr / (sqrt(sum g²) + eps)`` (``torch.optim.Adagrad``).
+
+    Shapes:
+        params: list of Parameters of any shapes.
+    """
+
+    def __init__(
+        self,
+        params: Iterable[ParameterLike],
+        lr: float = 0.01,
+        eps: float = 1e-10,
+        weight_decay: float = 0.0,
+    ) -> None:
+        _check_nonneg(lr, "lr")
+        _check_nonneg(eps, "eps")
+        _check_nonneg(weight_decay, "weight_decay")
+        super().__init__(params)
+        self.lr, self.eps, self.weight_decay = float(lr), float(eps), float(weight_decay)
+
+    def update(self, w: np.ndarray, dw: np.ndarray, state: State) -> tuple[np.ndarray, State]:
+        """Call :func:`adagrad_update` with this optimizer's hyper-parameters."""
+        return adagrad_update(
+            w, dw, state, lr=self.lr, eps=self.eps, weight_decay=self.weight_decay
+        )
+
+    def _hparams(self) -> dict[str, Any]:
+        return {"eps": self.eps, "weight_decay": self.weight_decay}
+
+
+class RMSprop(Optimizer):
+    """RMSprop: step ``lr / (sqrt(EMA of g²) + eps)``, optional momentum (``torch.optim.RMSprop``).
+
+    Shapes:
+        params: list of Parameters of any shapes.
+    """
+
+    def __init__(
+        self,
+        params: Iterable[ParameterLike],
+        lr: float = 0.01,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        momentum: float = 0.0,
+        weight_decay: float = 0.0,
+    ) -> None:
+        _check_nonneg(lr, "lr")
+        _check_unit_interval(alpha, "alpha")
+        _check_nonneg(eps, "eps")
+        _check_nonneg(momentum, "momentum")
+        _check_nonneg(weight_decay, "weight_decay")
+        super().__init__(params)
+        self.lr, self.alpha, self.eps = float(lr), float(alpha), float(eps)
+        self.momentum, self.weight_decay = float(momentum), float(weight_decay)
+
+    def update(self, w: np.ndarray, dw: np.ndarray, state: State) -> tuple[np.ndarray, State]:
+        """Call :func:`rmsprop_update` with this optimizer's hyper-parameters."""
+        return rmsprop_update(
+            w,
+            dw,
+            state,
+            lr=self.lr,
+            alpha=self.alpha,
+            eps=self.eps,
+            momentum=self.momentum,
+            weight_decay=self.weight_decay,
+        )
+
+    def _hparams(self) -> dict[str, Any]:
+        return {
+            "alpha": self.alpha,
+            "eps": self.eps,
+            "momentum": self.momentum,
+            "weight_decay": self.weight_decay,
+        }
+
+
+class Adam(Optimizer):
+    """Adam with bias correction; ``weight_decay`` is an L2 term added to the gradient.
+
+    ``w <- w - lr * m_hat / (sqrt(v_hat) + eps)``, see :func:`adam_update`
+    (``torch.optim.Adam``).
+
+    Shapes:
+        params: list of Parameters of any shapes.
+    """
+
+    decoupled = False
+
+    def __init__(
+        self,
+        params: Iterable[ParameterLike],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+    ) -> None:
+        _check_nonneg(lr, "lr")
+        betas = _check_betas(betas)
+        _check_nonneg(eps, "eps")
+        _check_nonneg(weight_decay, "weight_decay")
+        super().__init__(params)
+        self.lr, self.betas, self.eps = float(lr), betas, float(eps)
+        self.weight_decay = float(weight_decay)
+
+    def update(self, w: np.ndarray, dw: np.ndarray, state: State) -> tuple[np.ndarray, State]:
+        """Call :func:`adam_update` with this optimizer's hyper-parameters."""
+        return adam_update(
+            w,
+            dw,
+            state,
+            lr=self.lr,
+            betas=self.betas,
+            eps=self.eps,
+            weight_decay=self.weight_decay,
+            decoupled=self.decoupled,
+        )
+
+    def _hparams(self) -> dict[str, Any]:
+        return {"betas": self.betas, "eps": self.eps, "weight_decay": self.weight_decay}
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay: ``w <- w * (1 - lr * wd)`` before the Adam step.
+
+    Same as :class:`Adam` with ``decoupled=True`` in :func:`adam_update`
+    (``torch.optim.AdamW``; default ``weight_decay=1e-2`` as in PyTorch).
+
+    Shapes:
+        params: list of Parameters of any shapes.
+    """
+
+    decoupled = True
+
+    def __init__(
+        self,
+        params: Iterable[ParameterLike],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 1e-2,
+    ) -> None:
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+
+
+# ---------------------------------------------------------------------------------------
+# Learning-rate schedulers (stepped once per epoch, like PyTorch's)
+# ---------------------------------------------------------------------------------------
+
+
+class LRScheduler:
+    """Base class: sets ``optimizer.lr = lr_at(t)`` where ``t`` counts calls to :meth:`step`.
+
+    Creating a scheduler records ``base_lr = optimizer.lr`` and sets ``t = 0``, exactly as
+    PyTorch's schedulers do; call :meth:`step` once per epoch, after the optimizer steps.
+
+    Shapes:
+        scalars only.
+    """
+
+    def __init__(self, optimizer: Optimizer) -> None:
+        if not hasattr(optimizer, "lr") or not hasattr(optimizer, "step"):
+            raise ValueError(
+                f"scheduler needs an optimizer with an .lr attribute, got "
+                f"{type(optimizer).__name__}"
+            )
+        self.optimizer = optimizer
+        self.base_lr = _check_nonneg(optimizer.lr, "optimizer.lr")
+        self.last_epoch = 0
+
+    def lr_at(self, t: int) -> float:
+        """Learning rate after ``t`` scheduler steps (implemented by subclasses)."""
+        raise NotImplementedError
+
+    def step(self) -> None:
+        """Advance one epoch and write the new learning rate into the optimizer."""
+        self.last_epoch += 1
+        self.optimizer.lr = self.lr_at(self.last_epoch)
+
+    def get_last_lr(self) -> float:
+        """The learning rate the optimizer currently uses."""
+        return float(self.optimizer.lr)
+
+
+class StepLR(LRScheduler):
+    """Decay the learning rate by ``gamma`` every ``step_size`` epochs.
+
+    ``lr_t = base_lr * gamma ** floor(t / step_size)`` (``torch.optim.lr_scheduler.StepLR``).
+
+    Shapes:
+        scalars only.
+    """
+
+    def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1) -> None:
+        if isinstance(step_size, bool) or not isinstance(step_size, (int, np.integer)):
+            raise ValueError(f"step_size must be an int >= 1, got {step_size!r}")
+        if step_size < 1:
+            raise ValueError(f"step_size must be an int >= 1, got {step_size}")
+        self.step_size = int(step_size)
+        self.gamma = _check_nonneg(gamma, "gamma")
+        super().__init__(optimizer)
+
+    def lr_at(self, t: int) -> float:
+        """``base_lr * gamma ** (t // step_size)``."""
+        return self.base_lr * self.gamma ** (t // self.step_size)
+
+
+class ExponentialLR(LRScheduler):
+    """Multiply the learning rate by ``gamma`` every epoch: ``lr_t = base_lr * gamma ** t``.
+
+    Matches ``torch.optim.lr_scheduler.ExponentialLR``.
+
+    Shapes:
+        scalars only.
+    """
+
+    def __init__(self, optimizer: Optimizer, gamma: float) -> None:
+        self.gamma = _check_nonneg(gamma, "gamma")
+        super().__init__(optimizer)
+
+    def lr_at(self, t: int) -> float:
+        """``base_lr * gamma ** t``."""
+        return self.base_lr * self.gamma**t
+
+
+class CosineAnnealingLR(LRScheduler):
+    """Cosine annealing from ``base_lr`` down to ``eta_min`` over ``T_max`` epochs.
+
+    ``lr_t = eta_min + (base_lr - eta_min) * (1 + cos(pi * t / T_max)) / 2``
+    (the closed form of ``torch.optim.lr_scheduler.CosineAnnealingLR``; past ``T_max`` the
+    cosine rises again, as in PyTorch).
+
+    Shapes:
+        scalars only.
+    """
+
+    def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0) -> None:
+        if isinstance(T_max, bool) or not isinstance(T_max, (int, np.integer)) or T_max < 1:
+            raise ValueError(f"T_max must be an int >= 1, got {T_max!r}")
+        self.T_max = int(T_max)
+        self.eta_min = _check_nonneg(eta_min, "eta_min")
+        super().__init__(optimizer)
+
+    def lr_at(self, t: int) -> float:
+        """``eta_min + (base_lr - eta_min) * (1 + cos(pi * t / T_max)) / 2``."""
+        cos = math.cos(math.pi * t / self.T_max)
+        return self.eta_min + (self.base_lr - self.eta_min) * (1 + cos) / 2
+
+
+# ---------------------------------------------------------------------------------------
+# Gradient norm and clipping
+# ---------------------------------------------------------------------------------------
+
+
+def grad_norm(params: Iterable[ParameterLike]) -> float:
+    """Total L2 norm of all gradients, as if they were one long vector.
+
+    ``||g|| = sqrt(sum_p sum_i p.grad_i ** 2)``
+
+    Shapes:
+        params: Parameters of any shapes; returns a float.
+    """
+    plist = _as_param_list(params, "grad_norm")
+    return float(math.sqrt(sum(float(np.sum(p.grad * p.grad)) for p in plist)))
+
+
+def clip_grad_norm(params: Iterable[ParameterLike], max_norm: float) -> float:
+    """Rescale all gradients in place so their total L2 norm is at most ``max_norm``.
+
+    ``total = ||g||``; if ``c = max_norm / (total + 1e-6) < 1`` then ``g <- c * g``.
+    Returns ``total`` (the norm *before* clipping), like ``torch.nn.utils.clip_grad_norm_``.
+    The direction of the gradient is unchanged; only its length is capped.
+
+    Shapes:
+        params: Parameters of any shapes; returns a float.
+    """
+    max_norm = _check_real(max_norm, "max_norm")
+    if max_norm <= 0:
+        raise ValueError(f"max_norm must be > 0, got {max_norm}")
+    plist = _as_param_list(params, "clip_grad_norm")
+    total = grad_norm(plist)
+    coef = max_norm / (total + 1e-6)
+    if coef < 1:
+        for p in plist:
+            p.grad *= coef
+    return total
+
