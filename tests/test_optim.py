@@ -1,0 +1,222 @@
+"""backprop.optim: pure updates, optimizer classes, schedulers and clipping (no torch)."""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from backprop import optim
+
+
+@dataclass
+class P:
+    """Minimal Parameter stand-in (the optimizers only use ``.data`` and ``.grad``)."""
+
+    data: np.ndarray
+    grad: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.grad = np.zeros_like(self.data)
+
+
+UPDATES = {
+    "sgd": (optim.sgd_update, dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.1)),
+    "sgd_damp": (optim.sgd_update, dict(lr=0.1, momentum=0.9, dampening=0.5)),
+    "adagrad": (optim.adagrad_update, dict(lr=0.1, weight_decay=0.1)),
+    "rmsprop": (optim.rmsprop_update, dict(lr=0.1, momentum=0.9, weight_decay=0.1)),
+    "adam": (optim.adam_update, dict(lr=0.1, weight_decay=0.1)),
+    "adamw": (optim.adam_update, dict(lr=0.1, weight_decay=0.1, decoupled=True)),
+}
+
+
+# ------------------------------------------------------------------ pure functions
+
+
+@pytest.mark.parametrize("name", list(UPDATES))
+def test_pure_update_does_not_mutate_inputs(name: str) -> None:
+    fn, kw = UPDATES[name]
+    rng = np.random.default_rng(0)
+    w, dw = rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
+    _, state = fn(w, dw, {}, **kw)  # a populated state, so buffers are read on the next call
+    w0, dw0, state0 = w.copy(), dw.copy(), copy.deepcopy(state)
+    w_new, state_new = fn(w, dw, state, **kw)
+    np.testing.assert_array_equal(w, w0)
+    np.testing.assert_array_equal(dw, dw0)
+    assert state.keys() == state0.keys()
+    for k in state0:
+        np.testing.assert_array_equal(state[k], state0[k])
+    assert state_new is not state
+    assert not np.shares_memory(w_new, w)
+    for k, v in state_new.items():
+        if isinstance(v, np.ndarray):
+            assert not np.shares_memory(v, w) and not np.shares_memory(v, dw)
+            if k in state:
+                assert not np.shares_memory(v, state[k])
+    # Same inputs, same outputs: no hidden state anywhere.
+    w_again, _ = fn(w, dw, state, **kw)
+    np.testing.assert_array_equal(w_again, w_new)
+
+
+def test_sgd_first_step_by_hand() -> None:
+    w, dw = np.array([1.0, -2.0]), np.array([0.5, 0.25])
+    w1, s1 = optim.sgd_update(w, dw, {}, lr=0.1)
+    np.testing.assert_allclose(w1, [0.95, -2.025])
+    assert s1 == {}
+    # momentum: the buffer starts as the gradient, then buf = m * buf + g
+    w1, s1 = optim.sgd_update(w, dw, {}, lr=0.1, momentum=0.9)
+    np.testing.assert_allclose(s1["momentum_buffer"], dw)
+    w2, s2 = optim.sgd_update(w1, dw, s1, lr=0.1, momentum=0.9)
+    np.testing.assert_allclose(s2["momentum_buffer"], 1.9 * dw)
+    np.testing.assert_allclose(w2, w1 - 0.1 * 1.9 * dw)
+
+
+def test_adam_first_step_moves_each_coordinate_by_lr() -> None:
+    """Bias correction makes the first Adam step ``lr * sign(g)`` (up to eps)."""
+    w = np.zeros(4)
+    dw = np.array([1e-3, -5.0, 2.0, -1e-2])
+    w1, state = optim.adam_update(w, dw, {}, lr=0.01)
+    np.testing.assert_allclose(w1, -0.01 * np.sign(dw), rtol=1e-4)
+    assert state["step"] == 1
+
+
+def test_adagrad_step_shrinks_with_constant_gradient() -> None:
+    w, dw, state = np.zeros(1), np.ones(1), {}
+    moves = []
+    for _ in range(4):
+        w_new, state = optim.adagrad_update(w, dw, state, lr=1.0)
+        moves.append(float(w[0] - w_new[0]))
+        w = w_new
+    np.testing.assert_allclose(moves, [1 / math.sqrt(k) for k in range(1, 5)], rtol=1e-8)
+
+
+def test_float32_is_kept() -> None:
+    w = np.ones(3, dtype=np.float32)
+    w_new, _ = optim.adam_update(w, w, {}, lr=0.1)
+    assert w_new.dtype == np.float32
+
+
+# ------------------------------------------------------------------ classes
+
+
+def _params(rng: np.random.Generator) -> list[P]:
+    ps = [P(rng.standard_normal((3, 2))), P(rng.standard_normal(2))]
+    for p in ps:
+        p.grad += rng.standard_normal(p.data.shape)
+    return ps
+
+
+CLASSES = {
+    "SGD": (lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9), optim.sgd_update),
+    "AdaGrad": (lambda ps: optim.AdaGrad(ps, lr=0.1), optim.adagrad_update),
+    "RMSprop": (lambda ps: optim.RMSprop(ps, lr=0.1, momentum=0.5), optim.rmsprop_update),
+    "Adam": (lambda ps: optim.Adam(ps, lr=0.1), optim.adam_update),
+    "AdamW": (lambda ps: optim.AdamW(ps, lr=0.1), optim.adam_update),
+}
+CLASS_KW = {
+    "SGD": dict(lr=0.1, momentum=0.9),
+    "AdaGrad": dict(lr=0.1),
+    "RMSprop": dict(lr=0.1, momentum=0.5),
+    "Adam": dict(lr=0.1),
+    "AdamW": dict(lr=0.1, weight_decay=1e-2, decoupled=True),
+}
+
+
+@pytest.mark.parametrize("name", list(CLASSES))
+def test_class_step_equals_pure_function_in_place(name: str) -> None:
+    make, fn = CLASSES[name]
+    rng = np.random.default_rng(3)
+    ps = _params(rng)
+    data_ids = [id(p.data) for p in ps]
+    expected = [(p.data.copy(), {}) for p in ps]
+    opt = make(ps)
+    for _ in range(3):
+        opt.step()
+        expected = [
+            fn(w, p.grad, s, **CLASS_KW[name]) for (w, s), p in zip(expected, ps, strict=True)
+        ]
+    for p, (w, _) in zip(ps, expected, strict=True):
+        np.testing.assert_array_equal(p.data, w)
+    assert [id(p.data) for p in ps] == data_ids  # updated in place, same array objects
+
+
+def test_zero_grad_clears_in_place_and_lr_is_read_at_step_time() -> None:
+    ps = _params(np.random.default_rng(1))
+    grad_ids = [id(p.grad) for p in ps]
+    opt = optim.SGD(ps, lr=0.1)
+    before = ps[0].data.copy()
+    opt.lr = 0.0
+    opt.step()
+    np.testing.assert_array_equal(ps[0].data, before)
+    opt.zero_grad()
+    assert all(not p.grad.any() for p in ps)
+    assert [id(p.grad) for p in ps] == grad_ids
+
+
+def test_optimizer_accepts_a_generator_and_has_a_repr() -> None:
+    ps = _params(np.random.default_rng(2))
+    opt = optim.Adam(p for p in ps)
+    assert len(opt.params) == 2
+    assert "Adam(2 params, lr=0.001" in repr(opt)
+
+
+def test_sgd_minimises_a_quadratic() -> None:
+    p = P(np.array([3.0, -4.0]))
+    opt = optim.SGD([p], lr=0.1, momentum=0.9, nesterov=True)
+    for _ in range(200):
+        opt.zero_grad()
+        p.grad += 2 * p.data
+        opt.step()
+    assert np.abs(p.data).max() < 1e-6
+
+
+# ------------------------------------------------------------------ schedulers, clipping
+
+
+def test_step_lr_closed_form() -> None:
+    opt = optim.SGD([P(np.zeros(1))], lr=1.0)
+    sched = optim.StepLR(opt, step_size=3, gamma=0.5)
+    lrs = [sched.get_last_lr()]
+    for _ in range(7):
+        sched.step()
+        lrs.append(opt.lr)
+    assert lrs == [1, 1, 1, 0.5, 0.5, 0.5, 0.25, 0.25]
+
+
+def test_cosine_reaches_eta_min_at_t_max() -> None:
+    opt = optim.SGD([P(np.zeros(1))], lr=0.1)
+    sched = optim.CosineAnnealingLR(opt, T_max=5, eta_min=0.001)
+    for _ in range(5):
+        sched.step()
+    assert sched.get_last_lr() == pytest.approx(0.001)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    g=arrays(np.float64, (5,), elements=st.floats(-1e3, 1e3)),
+    max_norm=st.floats(1e-3, 1e3),
+)
+def test_clip_grad_norm_properties(g: np.ndarray, max_norm: float) -> None:
+    p = P(np.zeros(5))
+    p.grad += g
+    total = optim.clip_grad_norm([p], max_norm)
+    assert total == pytest.approx(np.linalg.norm(g), rel=1e-12, abs=1e-300)
+    new = np.linalg.norm(p.grad)
+    assert new <= max_norm * (1 + 1e-9)
+    if max_norm / (total + 1e-6) >= 1:
+        np.testing.assert_array_equal(p.grad, g)  # untouched when already short enough
+    else:
+        np.testing.assert_allclose(p.grad * (total + 1e-6) / max_norm, g, rtol=1e-9)
+
+
+def test_grad_norm_spans_all_parameters() -> None:
+    a, b = P(np.zeros(2)), P(np.zeros((1, 1)))
+    a.grad += [3.0, 0.0]
+    b.grad += 4.0
+    assert optim.grad_norm([a, b]) == pytest.approx(5.0)
