@@ -1,0 +1,678 @@
+"""Pure forward/backward pairs: the maths of every layer, with no state.
+
+Each differentiable operation comes as a pair::
+
+    out, cache = op_forward(x, ...)      # compute the output, remember what backward needs
+    dx = op_backward(dout, cache)        # vector-Jacobian product: dL/dx from dL/dout
+
+``dout`` is the gradient of the loss with respect to ``out`` and has ``out``'s shape; the
+backward returns the gradient with respect to each input (``(dx, dW, db)`` for layers with
+parameters). ``nn`` wraps these pairs in modules; chapters derive them by hand and then
+check their own code against them.
+
+Conventions: batch first (``x`` is ``(N, D)``), float64 by default (float32 inputs stay
+float32), and every random draw takes an explicit ``rng: np.random.Generator``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from scipy.special import erf as _erf
+
+from ._checks import as_float_array, check_nonempty_batch, check_rng
+
+__all__ = [
+    "ACTIVATIONS",
+    "batchnorm_backward",
+    "batchnorm_forward",
+    "dropout_backward",
+    "dropout_forward",
+    "elu_backward",
+    "elu_forward",
+    "gelu_backward",
+    "gelu_forward",
+    "layernorm_backward",
+    "layernorm_forward",
+    "leaky_relu_backward",
+    "leaky_relu_forward",
+    "linear_backward",
+    "linear_forward",
+    "log_softmax",
+    "logsumexp",
+    "mish_backward",
+    "mish_forward",
+    "relu_backward",
+    "relu_forward",
+    "sigmoid",
+    "sigmoid_backward",
+    "sigmoid_forward",
+    "silu_backward",
+    "silu_forward",
+    "softmax",
+    "softplus",
+    "softplus_backward",
+    "softplus_forward",
+    "tanh_backward",
+    "tanh_forward",
+]
+
+Cache = dict[str, Any]
+"""What a forward pass hands to its backward pass (a dict tagged with the op's name)."""
+
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_INV_SQRT_2 = 1.0 / math.sqrt(2.0)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_GELU_TANH_COEF = 0.044715
+
+
+# --------------------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------------------
+def _input(x: object, op: str, ndim: int | tuple[int, ...] | None = None) -> np.ndarray:
+    """Validate a forward input: real numbers, the right rank, and a non-empty batch."""
+    arr = as_float_array(x, f"{op}: x", ndim=ndim)
+    check_nonempty_batch(arr, f"{op}: x")
+    return arr
+
+
+def _cache(op: str, out_shape: tuple[int, ...], **fields: Any) -> Cache:
+    return {"op": op, "out_shape": out_shape, **fields}
+
+
+def _open(dout: object, cache: object, op: str) -> tuple[np.ndarray, Cache]:
+    """Check that ``cache`` came from ``{op}_forward`` and ``dout`` has its output's shape."""
+    if not isinstance(cache, dict) or cache.get("op") != op:
+        got = cache.get("op") if isinstance(cache, dict) else type(cache).__name__
+        raise ValueError(
+            f"{op}_backward needs the cache returned by {op}_forward, got a cache from {got!s}"
+        )
+    g = as_float_array(dout, f"{op}_backward: dout")
+    want = cache["out_shape"]
+    if g.shape != want:
+        raise ValueError(
+            f"{op}_backward: dout must have the forward output's shape {want}, got {g.shape}"
+        )
+    return g, cache
+
+
+def _check_scalar(
+    value: object, name: str, *, low: float | None = None, strict: bool = False
+) -> float:
+    try:
+        v = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be a real number, got {value!r}") from exc
+    if not math.isfinite(v):
+        raise ValueError(f"{name} must be finite, got {v}")
+    if low is not None and (v <= low if strict else v < low):
+        raise ValueError(f"{name} must be {'>' if strict else '>='} {low}, got {v}")
+    return v
+
+
+def _stable_softplus(z: np.ndarray) -> np.ndarray:
+    """log(1 + exp(z)) without overflow: max(z, 0) + log1p(exp(-|z|))."""
+    return np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))
+
+
+# --------------------------------------------------------------------------------------
+# plain value functions (numerically stable)
+# --------------------------------------------------------------------------------------
+def sigmoid(x: object) -> np.ndarray:
+    """Logistic sigmoid, computed without overflow for any finite ``x``.
+
+    sigma(x) = 1 / (1 + exp(-x)), evaluated as exp(x) / (1 + exp(x)) for x < 0 so that
+    exp never receives a large positive argument.
+
+    Shapes:
+        x: any shape; returns the same shape.
+    """
+    z = as_float_array(x, "sigmoid: x")
+    e = np.exp(-np.abs(z))  # in (0, 1]: never overflows
+    return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(z.dtype, copy=False)
+
+
+def softplus(x: object) -> np.ndarray:
+    """Softplus, a smooth ReLU, computed without overflow.
+
+    softplus(x) = log(1 + exp(x)) = max(x, 0) + log1p(exp(-|x|)).
+
+    Shapes:
+        x: any shape; returns the same shape.
+    """
+    return _stable_softplus(as_float_array(x, "softplus: x"))
+
+
+def logsumexp(x: object, axis: int = -1, keepdims: bool = False) -> np.ndarray:
+    """Log of the sum of exponentials along ``axis``, without overflow.
+
+    logsumexp(x) = m + log(sum_j exp(x_j - m)) with m = max_j x_j.
+
+    Shapes:
+        x: (..., C, ...); returns x's shape without ``axis`` (kept as 1 if ``keepdims``).
+    """
+    z = as_float_array(x, "logsumexp: x")
+    m = np.max(z, axis=axis, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0.0)  # all -inf rows: avoid (-inf) - (-inf)
+    out = m + np.log(np.sum(np.exp(z - m), axis=axis, keepdims=True))
+    return out if keepdims else np.squeeze(out, axis=axis)
+
+
+def log_softmax(x: object, axis: int = -1) -> np.ndarray:
+    """Logarithm of the softmax, computed stably.
+
+    log_softmax(x)_i = x_i - logsumexp(x).
+
+    Shapes:
+        x: any shape; returns the same shape.
+    """
+    z = as_float_array(x, "log_softmax: x")
+    return z - logsumexp(z, axis=axis, keepdims=True)
+
+
+def softmax(x: object, axis: int = -1) -> np.ndarray:
+    """Softmax along ``axis`` (entries are positive and sum to 1), computed stably.
+
+    softmax(x)_i = exp(x_i - m) / sum_j exp(x_j - m), with m = max_j x_j.
+
+    Shapes:
+        x: any shape; returns the same shape.
+    """
+    z = as_float_array(x, "softmax: x")
+    e = np.exp(z - np.max(z, axis=axis, keepdims=True))
+    return e / np.sum(e, axis=axis, keepdims=True)
+
+
+# --------------------------------------------------------------------------------------
+# linear layer
+# --------------------------------------------------------------------------------------
+def linear_forward(x: object, W: object, b: object | None) -> tuple[np.ndarray, Cache]:
+    """Affine layer: ``out = x @ W + b``.
+
+    out[n, j] = sum_i x[n, i] W[i, j] + b[j].  ``b`` may be ``None`` (no bias).
+
+    Shapes:
+        x: (N, D_in), W: (D_in, D_out), b: (D_out,) -> out: (N, D_out).
+    """
+    Wa = as_float_array(W, "linear: W", ndim=2)
+    d_in, d_out = Wa.shape
+    xa = as_float_array(x, "linear: x")
+    if xa.ndim != 2 or xa.shape[1] != d_in:
+        raise ValueError(
+            f"linear: x must have shape (N, {d_in}) to match W of shape {Wa.shape}, got {xa.shape}"
+        )
+    check_nonempty_batch(xa, "linear: x")
+    out = xa @ Wa
+    if b is not None:
+        ba = as_float_array(b, "linear: b")
+        if ba.shape != (d_out,):
+            raise ValueError(
+                f"linear: b must have shape ({d_out},) to match W of shape {Wa.shape}, "
+                f"got {ba.shape}"
+            )
+        out = out + ba
+    return out, _cache("linear", out.shape, x=xa, W=Wa, has_bias=b is not None)
+
+
+def linear_backward(dout: object, cache: Cache) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Gradients of the affine layer.
+
+    dx = dout @ W^T,  dW = x^T @ dout,  db = sum_n dout[n, :]  (``None`` without a bias).
+
+    Shapes:
+        dout: (N, D_out) -> dx: (N, D_in), dW: (D_in, D_out), db: (D_out,).
+    """
+    g, c = _open(dout, cache, "linear")
+    dx = g @ c["W"].T
+    dW = c["x"].T @ g
+    db = g.sum(axis=0) if c["has_bias"] else None
+    return dx, dW, db
+
+
+# --------------------------------------------------------------------------------------
+# activations: elementwise, so each backward is dout * f'(x)
+# --------------------------------------------------------------------------------------
+def sigmoid_forward(x: object) -> tuple[np.ndarray, Cache]:
+    """Sigmoid activation: ``out = 1 / (1 + exp(-x))`` (stable for any finite x).
+
+    Shapes:
+        x: any shape -> out: same shape.
+    """
+    xa = _input(x, "sigmoid")
+    out = sigmoid(xa)
+    return out, _cache("sigmoid", out.shape, out=out)
+
+
+def sigmoid_backward(dout: object, cache: Cache) -> np.ndarray:
+    """Sigmoid gradient from the saved output: ``dx = dout * s * (1 - s)``, s = sigmoid(x).
+
+    Shapes:
+        dout: same shape as the forward output -> dx: same shape.
+    """
+    g, c = _open(dout, cache, "sigmoid")
+    s = c["out"]
+    return g * s * (1.0 - s)
+
+
+def tanh_forward(x: object) -> tuple[np.ndarray, Cache]:
+    """Hyperbolic tangent: ``out = tanh(x) = (e^x - e^-x) / (e^x + e^-x)``.
+
+    Shapes:
+        x: any shape -> out: same shape.
+    """
+    xa = _input(x, "tanh")
+    out = np.tanh(xa)
+    return out, _cache("tanh", out.shape, out=out)
+
+
+def tanh_backward(dout: object, cache: Cache) -> np.ndarray:
+    """Tanh gradient from the saved output: ``dx = dout * (1 - tanh(x)^2)``.
+
+    Shapes:
+        dout: same shape as the forward output -> dx: same shape.
+    """
+    g, c = _open(dout, cache, "tanh")
+    return g * (1.0 - c["out"] ** 2)
+
+
+def relu_forward(x: object) -> tuple[np.ndarray, Cache]:
+    """Rectified linear unit: ``out = max(x, 0)``.
+
+    Shapes:
+        x: any shape -> out: same shape.
+    """
+    xa = _input(x, "relu")
+    out = np.maximum(xa, 0)
+    return out, _cache("relu", out.shape, x=xa)
+
+
+def relu_backward(dout: object, cache: Cache) -> np.ndarray:
+    """ReLU gradient: ``dx = dout * [x > 0]`` (0 at x = 0, as in PyTorch).
+
+    Shapes:
+        dout: same shape as the forward output -> dx: same shape.
+    """
+    g, c = _open(dout, cache, "relu")
+    return g * (c["x"] > 0)
+
+
+def leaky_relu_forward(x: object, negative_slope: float = 0.01) -> tuple[np.ndarray, Cache]:
+    """Leaky ReLU: ``out = x`` for x > 0, ``negative_slope * x`` otherwise.
+
+    Shapes:
+        x: any shape -> out: same shape.
+    """
+    a = _check_scalar(negative_slope, "leaky_relu: negative_slope")
+    xa = _input(x, "leaky_relu")
+    out = np.where(xa > 0, xa, a * xa).astype(xa.dtype, copy=False)
+    return out, _cache("leaky_relu", out.shape, x=xa, negative_slope=a)
+
+
+def leaky_relu_backward(dout: object, cache: Cache) -> np.ndarray:
+    """Leaky ReLU gradient: ``dx = dout * (1 if x > 0 else negative_slope)``.
+
+    Shapes:
+        dout: same shape as the forward output -> dx: same shape.
+    """
+    g, c = _open(dout, cache, "leaky_relu")
+    return g * np.where(c["x"] > 0, 1.0, c["negative_slope"]).astype(g.dtype, copy=False)
+
+
+def elu_forward(x: object, alpha: float = 1.0) -> tuple[np.ndarray, Cache]:
+    """Exponential linear unit: ``out = x`` for x > 0, ``alpha * (exp(x) - 1)`` otherwise.
+
+    Shapes:
+        x: any shape -> out: same shape.
+    """
+    a = _check_scalar(alpha, "elu: alpha")
+    xa = _input(x, "elu")
+    out = np.where(xa > 0, xa, a * np.expm1(np.minimum(xa, 0))).astype(xa.dtype, copy=False)
+    return out, _cache("elu", out.shape, x=xa, out=out, alpha=a)
+
+
+def elu_backward(dout: object, cache: Cache) -> np.ndarray:
+    """ELU gradient: ``dx = dout * (1 if x > 0 else alpha * exp(x))`` (= out + alpha).
+
+    Shapes:
+        dout: same shape as the forward output -> dx: same shape.
+    """
+    g, c = _open(dout, cache, "elu")
+    x = c["x"]
+    slope = np.where(x > 0, 1.0, c["alpha"] * np.exp(np.minimum(x, 0)))
+    return g * slope.astype(g.dtype, copy=False)
+
+
+def silu_forward(x: object) -> tuple[np.ndarray, Cache]:
+    """SiLU / Swish: ``out = x * sigmoid(x)``.
+
+    Shapes:
+        x: any shape -> out: same shape.
+    """
+    xa = _input(x, "silu")
+    s = sigmoid(xa)
+    out = xa * s
+    return out, _cache("silu", out.shape, x=xa, s=s)
+
+
+def silu_backward(dout: object, cache: Cache) -> np.ndarray:
+    """SiLU gradient: ``dx = dout * s * (1 + x * (1 - s))`` with s = sigmoid(x).
+
+    Shapes:
+        dout: same shape as the forward output -> dx: same shape.
+    """
+    g, c = _open(dout, cache, "silu")
+    s, x = c["s"], c["x"]
+    return g * s * (1.0 + x * (1.0 - s))
+
+
+def mish_forward(x: object) -> tuple[np.ndarray, Cache]:
+    """Mish: ``out = x * tanh(softplus(x))``.
+
+    Shapes:
+        x: any shape -> out: same shape.
+    """
+    xa = _input(x, "mish")
+    t = np.tanh(_stable_softplus(xa))
+    out = xa * t
+    return out, _cache("mish", out.shape, x=xa, t=t)
+
+
+def mish_backward(dout: object, cache: Cache) -> np.ndarray:
+    """Mish gradient: ``dx = dout * (t + x * (1 - t^2) * sigmoid(x))``, t = tanh(softplus(x)).
+
+    Uses d softplus(x)/dx = sigmoid(x).
+
+    Shapes:
+        dout: same shape as the forward output -> dx: same shape.
+    """
+    g, c = _open(dout, cache, "mish")
+    x, t = c["x"], c["t"]
+    return g * (t + x * (1.0 - t * t) * sigmoid(x))
+
+
+def gelu_forward(x: object, approximate: str = "none") -> tuple[np.ndarray, Cache]:
+    """Gaussian error linear unit, exact or with the tanh approximation (as in PyTorch).
+
+    exact:  out = x * Phi(x) = 0.5 * x * (1 + erf(x / sqrt(2)))
+    "tanh": out = 0.5 * x * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3)))
+
+    Shapes:
+        x: any shape -> out: same shape.
+    """
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f'gelu: approximate must be "none" or "tanh", got {approximate!r}')
+    xa = _input(x, "gelu")
+    if approximate == "none":
+        phi_cdf = 0.5 * (1.0 + _erf(xa * _INV_SQRT_2))
+        out = xa * phi_cdf
+        return out, _cache("gelu", out.shape, x=xa, approximate="none", cdf=phi_cdf)
+    t = np.tanh(_SQRT_2_OVER_PI * (xa + _GELU_TANH_COEF * xa**3))
+    out = 0.5 * xa * (1.0 + t)
+    return out, _cache("gelu", out.shape, x=xa, approximate="tanh", t=t)
+
+
+def gelu_backward(dout: object, cache: Cache) -> np.ndarray:
+    """GELU gradient.
+
+    exact:  dx = dout * (Phi(x) + x * phi(x)), phi(x) = exp(-x^2 / 2) / sqrt(2 pi)
+    "tanh": dx = dout * (0.5 (1 + t) + 0.5 x (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2))
+
+    Shapes:
+        dout: same shape as the forward output -> dx: same shape.
+    """
+    g, c = _open(dout, cache, "gelu")
+    x = c["x"]
+    if c["approximate"] == "none":
+        pdf = _INV_SQRT_2PI * np.exp(-0.5 * x * x)
+        return g * (c["cdf"] + x * pdf)
+    t = c["t"]
+    inner_grad = _SQRT_2_OVER_PI * (1.0 + 3.0 * _GELU_TANH_COEF * x * x)
+    return g * (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * inner_grad)
+
+
+def softplus_forward(
+    x: object, beta: float = 1.0, threshold: float = 20.0
+) -> tuple[np.ndarray, Cache]:
+    """Softplus with PyTorch's ``beta`` and ``threshold``.
+
+    out = log(1 + exp(beta * x)) / beta, or ``x`` where beta * x > threshold (linear regime).
+
+    Shapes:
+        x: any shape -> out: same shape.
+    """
+    bt = _check_scalar(beta, "softplus: beta", low=0.0, strict=True)
+    th = _check_scalar(threshold, "softplus: threshold")
+    xa = _input(x, "softplus")
+    bx = bt * xa
+    out = np.where(bx > th, xa, _stable_softplus(bx) / bt).astype(xa.dtype, copy=False)
+    return out, _cache("softplus", out.shape, x=xa, beta=bt, threshold=th)
+
+
+def softplus_backward(dout: object, cache: Cache) -> np.ndarray:
+    """Softplus gradient: ``dx = dout * sigmoid(beta * x)`` (``dout`` in the linear regime).
+
+    Shapes:
+        dout: same shape as the forward output -> dx: same shape.
+    """
+    g, c = _open(dout, cache, "softplus")
+    bx = c["beta"] * c["x"]
+    slope = np.where(bx > c["threshold"], 1.0, sigmoid(bx))
+    return g * slope.astype(g.dtype, copy=False)
+
+
+Forward = Callable[..., tuple[np.ndarray, Cache]]
+Backward = Callable[[object, Cache], np.ndarray]
+
+ACTIVATIONS: dict[str, tuple[Forward, Backward]] = {
+    "sigmoid": (sigmoid_forward, sigmoid_backward),
+    "tanh": (tanh_forward, tanh_backward),
+    "relu": (relu_forward, relu_backward),
+    "leaky_relu": (leaky_relu_forward, leaky_relu_backward),
+    "elu": (elu_forward, elu_backward),
+    "silu": (silu_forward, silu_backward),
+    "mish": (mish_forward, mish_backward),
+    "gelu": (gelu_forward, gelu_backward),
+    "softplus": (softplus_forward, softplus_backward),
+}
+"""Every activation's ``(forward, backward)`` pair, keyed by name (``nn`` builds its
+activation modules from this registry)."""
+
+
+# --------------------------------------------------------------------------------------
+# dropout
+# --------------------------------------------------------------------------------------
+def _check_p(p: object) -> float:
+    try:
+        pf = float(p)  # type: ignore[arg-type]
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"dropout: p must be a probability in [0, 1), got {p!r}") from exc
+    if not 0.0 <= pf < 1.0:
+        raise ValueError(
+            f"dropout: p must be a probability in [0, 1), got {pf} "
+            "(p is the probability of DROPPING a unit; p = 1 would drop everything)"
+        )
+    return pf
+
+
+def dropout_forward(
+    x: object, p: float, rng: np.random.Generator | None, training: bool = True
+) -> tuple[np.ndarray, Cache]:
+    """Inverted dropout: zero each unit with probability ``p``, scale survivors by 1/(1-p).
+
+    out = x * m / (1 - p),  m_i ~ Bernoulli(1 - p) in training; out = x in eval mode, so
+    E[out] = x in both modes. ``rng`` is only used (and required) in training mode.
+
+    Shapes:
+        x: any shape -> out: same shape.
+    """
+    pf = _check_p(p)
+    xa = _input(x, "dropout")
+    if not training or pf == 0.0:
+        return xa, _cache("dropout", xa.shape, mask=None)
+    gen = check_rng(rng, "dropout: rng")
+    mask = (gen.random(xa.shape) >= pf).astype(xa.dtype) / xa.dtype.type(1.0 - pf)
+    out = xa * mask
+    return out, _cache("dropout", out.shape, mask=mask)
+
+
+def dropout_backward(dout: object, cache: Cache) -> np.ndarray:
+    """Dropout gradient: the same mask and scale, ``dx = dout * m / (1 - p)``.
+
+    Shapes:
+        dout: same shape as the forward output -> dx: same shape.
+    """
+    g, c = _open(dout, cache, "dropout")
+    return g if c["mask"] is None else g * c["mask"]
+
+
+# --------------------------------------------------------------------------------------
+# normalisation
+# --------------------------------------------------------------------------------------
+def _vector(v: object, name: str, d: int) -> np.ndarray:
+    arr = as_float_array(v, name)
+    if arr.shape != (d,):
+        raise ValueError(f"{name} must have shape ({d},) (one per feature), got {arr.shape}")
+    return arr
+
+
+def _running(v: np.ndarray | None, name: str, d: int, required: bool) -> np.ndarray | None:
+    if v is None:
+        if required:
+            raise ValueError(f"batchnorm: {name} is required in eval mode, got None")
+        return None
+    if not isinstance(v, np.ndarray) or v.dtype.kind != "f":
+        got = f"array of dtype {v.dtype}" if isinstance(v, np.ndarray) else type(v).__name__
+        raise ValueError(
+            f"batchnorm: {name} must be a float ndarray (it is updated in place), got {got}"
+        )
+    if v.shape != (d,):
+        raise ValueError(f"batchnorm: {name} must have shape ({d},), got {v.shape}")
+    return v
+
+
+def batchnorm_forward(
+    x: object,
+    gamma: object,
+    beta: object,
+    running_mean: np.ndarray | None,
+    running_var: np.ndarray | None,
+    training: bool = True,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> tuple[np.ndarray, Cache]:
+    """Batch normalisation over the batch axis (like ``torch.nn.functional.batch_norm``).
+
+    training: mu = mean_n x, var = mean_n (x - mu)^2 (biased),
+              x_hat = (x - mu) / sqrt(var + eps), out = gamma * x_hat + beta, and IN PLACE
+              running_mean <- (1 - momentum) running_mean + momentum mu,
+              running_var  <- (1 - momentum) running_var + momentum var * N / (N - 1).
+    eval:     x_hat = (x - running_mean) / sqrt(running_var + eps), out = gamma * x_hat + beta.
+    In training mode the running statistics may be ``None`` (not tracked).
+
+    Shapes:
+        x: (N, D), gamma, beta, running_mean, running_var: (D,) -> out: (N, D).
+    """
+    xa = _input(x, "batchnorm", ndim=2)
+    n, d = xa.shape
+    g = _vector(gamma, "batchnorm: gamma", d)
+    b = _vector(beta, "batchnorm: beta", d)
+    rm = _running(running_mean, "running_mean", d, required=not training)
+    rv = _running(running_var, "running_var", d, required=not training)
+    m = _check_scalar(momentum, "batchnorm: momentum", low=0.0)
+    e = _check_scalar(eps, "batchnorm: eps", low=0.0, strict=True)
+    if training:
+        if n < 2:
+            raise ValueError(
+                f"batchnorm: training mode needs at least 2 samples per batch to estimate "
+                f"a variance, got x of shape {xa.shape}"
+            )
+        mu = xa.mean(axis=0)
+        var = xa.var(axis=0)
+        if rm is not None:
+            rm *= 1.0 - m
+            rm += m * mu
+        if rv is not None:
+            rv *= 1.0 - m
+            rv += m * var * (n / (n - 1))
+    else:
+        assert rm is not None and rv is not None
+        mu = rm.astype(xa.dtype, copy=True)
+        var = rv.astype(xa.dtype, copy=True)
+    inv_std = 1.0 / np.sqrt(var + e)
+    x_hat = (xa - mu) * inv_std
+    out = g * x_hat + b
+    cache = _cache("batchnorm", out.shape, x_hat=x_hat, inv_std=inv_std, gamma=g)
+    cache["training"] = bool(training)
+    return out, cache
+
+
+def batchnorm_backward(dout: object, cache: Cache) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Gradients of batch normalisation.
+
+    dgamma = sum_n dout * x_hat,  dbeta = sum_n dout, and with g = dout * gamma:
+    training: dx = inv_std / N * (N g - sum_n g - x_hat * sum_n (g * x_hat))
+              (the batch mean and variance depend on every sample);
+    eval:     dx = g * inv_std (the running statistics are constants).
+
+    Shapes:
+        dout: (N, D) -> dx: (N, D), dgamma: (D,), dbeta: (D,).
+    """
+    gout, c = _open(dout, cache, "batchnorm")
+    x_hat, inv_std = c["x_hat"], c["inv_std"]
+    dgamma = (gout * x_hat).sum(axis=0)
+    dbeta = gout.sum(axis=0)
+    g = gout * c["gamma"]
+    if not c["training"]:
+        return g * inv_std, dgamma, dbeta
+    n = g.shape[0]
+    dx = (inv_std / n) * (n * g - g.sum(axis=0) - x_hat * (g * x_hat).sum(axis=0))
+    return dx, dgamma, dbeta
+
+
+def layernorm_forward(
+    x: object, gamma: object, beta: object, eps: float = 1e-5
+) -> tuple[np.ndarray, Cache]:
+    """Layer normalisation over the last axis (each sample separately).
+
+    mu = mean_j x_j, var = mean_j (x_j - mu)^2, x_hat = (x - mu) / sqrt(var + eps),
+    out = gamma * x_hat + beta.
+
+    Shapes:
+        x: (N, D) (or (..., D)), gamma, beta: (D,) -> out: same shape as x.
+    """
+    xa = _input(x, "layernorm", ndim=tuple(range(2, 33)))
+    d = xa.shape[-1]
+    g = _vector(gamma, "layernorm: gamma", d)
+    b = _vector(beta, "layernorm: beta", d)
+    e = _check_scalar(eps, "layernorm: eps", low=0.0, strict=True)
+    mu = xa.mean(axis=-1, keepdims=True)
+    var = xa.var(axis=-1, keepdims=True)
+    inv_std = 1.0 / np.sqrt(var + e)
+    x_hat = (xa - mu) * inv_std
+    out = g * x_hat + b
+    return out, _cache("layernorm", out.shape, x_hat=x_hat, inv_std=inv_std, gamma=g)
+
+
+def layernorm_backward(dout: object, cache: Cache) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Gradients of layer normalisation.
+
+    With g = dout * gamma (means over the last axis):
+    dx = inv_std * (g - mean_j g - x_hat * mean_j (g * x_hat)),
+    dgamma = sum over samples of dout * x_hat,  dbeta = sum over samples of dout.
+
+    Shapes:
+        dout: (N, D) -> dx: (N, D), dgamma: (D,), dbeta: (D,).
+    """
+    gout, c = _open(dout, cache, "layernorm")
+    x_hat, inv_std = c["x_hat"], c["inv_std"]
+    axes = tuple(range(gout.ndim - 1))
+    dgamma = (gout * x_hat).sum(axis=axes)
+    dbeta = gout.sum(axis=axes)
+    g = gout * c["gamma"]
+    dx = inv_std * (
+        g - g.mean(axis=-1, keepdims=True) - x_hat * (g * x_hat).mean(axis=-1, keepdims=True)
+    )
+    return dx, dgamma, dbeta

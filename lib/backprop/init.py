@@ -1,0 +1,163 @@
+"""Weight initialisers: small random, Xavier/Glorot and He/Kaiming.
+
+A weight matrix has shape ``(fan_in, fan_out)`` (batch-first layout, ``out = x @ W + b``).
+The scale is chosen so that activations (Xavier, for tanh/sigmoid) or their second moment
+(He, for ReLU) keep roughly the same variance from layer to layer:
+
+    Xavier: Var W = gain^2 * 2 / (fan_in + fan_out)     He: Var W = 2 / fan_in
+
+Every initialiser takes an explicit ``rng: np.random.Generator`` (``zeros`` ignores it)
+and returns float64. ``INITIALIZERS`` maps names to callables ``(shape, rng) -> array``;
+``nn.Linear(..., init=name)`` looks names up there.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from ._checks import check_rng
+
+__all__ = [
+    "INITIALIZERS",
+    "fan_in_fan_out",
+    "he_normal",
+    "he_uniform",
+    "normal",
+    "xavier_normal",
+    "xavier_uniform",
+    "zeros",
+]
+
+Shape = int | Sequence[int]
+
+
+def _shape(shape: object, fn: str) -> tuple[int, ...]:
+    dims = (shape,) if isinstance(shape, int | np.integer) else shape
+    try:
+        out = tuple(int(d) for d in dims)  # type: ignore[union-attr]
+        ok = all(int(d) == d and not isinstance(d, bool) for d in dims)  # type: ignore[union-attr]
+    except (TypeError, ValueError):
+        ok = False
+    if not ok or any(d <= 0 for d in out):
+        raise ValueError(
+            f"{fn}: shape must be a positive int or a tuple of positive ints, got {shape!r}"
+        )
+    return out
+
+
+def fan_in_fan_out(shape: Shape) -> tuple[int, int]:
+    """Return ``(fan_in, fan_out)`` of a weight of the given shape.
+
+    fan_in = shape[0] * r, fan_out = shape[1] * r, where r = prod(shape[2:]) (1 for a matrix).
+
+    Shapes:
+        shape: (fan_in, fan_out) or (fan_in, fan_out, *kernel).
+    """
+    s = _shape(shape, "fan_in_fan_out")
+    if len(s) < 2:
+        raise ValueError(
+            f"fan_in_fan_out: a weight needs a shape (fan_in, fan_out), got {s}; "
+            "use zeros() for a bias vector"
+        )
+    r = math.prod(s[2:])
+    return s[0] * r, s[1] * r
+
+
+def _positive(value: object, name: str, fn: str) -> float:
+    try:
+        v = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{fn}: {name} must be a positive number, got {value!r}") from exc
+    if not (math.isfinite(v) and v > 0):
+        raise ValueError(f"{fn}: {name} must be a positive finite number, got {v}")
+    return v
+
+
+def zeros(shape: Shape, rng: np.random.Generator | None = None) -> np.ndarray:
+    """All-zero array (for biases; never for weights: every unit would learn the same thing).
+
+    W = 0.  ``rng`` is accepted and ignored so that all initialisers share one signature.
+
+    Shapes:
+        shape -> array of that shape, float64.
+    """
+    return np.zeros(_shape(shape, "zeros"), dtype=np.float64)
+
+
+def normal(shape: Shape, rng: np.random.Generator, std: float = 0.01) -> np.ndarray:
+    """Small Gaussian weights: ``W ~ N(0, std^2)`` (the seed's ``randn * 0.01``; NOT He).
+
+    Shapes:
+        shape -> array of that shape, float64.
+    """
+    s = _shape(shape, "normal")
+    sd = _positive(std, "std", "normal")
+    return check_rng(rng, "normal: rng").normal(0.0, sd, size=s)
+
+
+def xavier_uniform(shape: Shape, rng: np.random.Generator, gain: float = 1.0) -> np.ndarray:
+    """Xavier/Glorot uniform: ``W ~ U(-a, a)``, a = gain * sqrt(6 / (fan_in + fan_out)).
+
+    Its standard deviation is gain * sqrt(2 / (fan_in + fan_out)).
+
+    Shapes:
+        shape: (fan_in, fan_out) -> array of that shape, float64.
+    """
+    fi, fo = fan_in_fan_out(shape)
+    g = _positive(gain, "gain", "xavier_uniform")
+    a = g * math.sqrt(6.0 / (fi + fo))
+    return check_rng(rng, "xavier_uniform: rng").uniform(
+        -a, a, size=_shape(shape, "xavier_uniform")
+    )
+
+
+def xavier_normal(shape: Shape, rng: np.random.Generator, gain: float = 1.0) -> np.ndarray:
+    """Xavier/Glorot normal: ``W ~ N(0, std^2)``, std = gain * sqrt(2 / (fan_in + fan_out)).
+
+    Shapes:
+        shape: (fan_in, fan_out) -> array of that shape, float64.
+    """
+    fi, fo = fan_in_fan_out(shape)
+    g = _positive(gain, "gain", "xavier_normal")
+    std = g * math.sqrt(2.0 / (fi + fo))
+    return check_rng(rng, "xavier_normal: rng").normal(
+        0.0, std, size=_shape(shape, "xavier_normal")
+    )
+
+
+def he_uniform(shape: Shape, rng: np.random.Generator) -> np.ndarray:
+    """He/Kaiming uniform (for ReLU): ``W ~ U(-a, a)``, a = sqrt(6 / fan_in).
+
+    Its standard deviation is sqrt(2 / fan_in), like ``he_normal``.
+
+    Shapes:
+        shape: (fan_in, fan_out) -> array of that shape, float64.
+    """
+    fi, _ = fan_in_fan_out(shape)
+    a = math.sqrt(6.0 / fi)
+    return check_rng(rng, "he_uniform: rng").uniform(-a, a, size=_shape(shape, "he_uniform"))
+
+
+def he_normal(shape: Shape, rng: np.random.Generator) -> np.ndarray:
+    """He/Kaiming normal (for ReLU): ``W ~ N(0, 2 / fan_in)``.
+
+    Shapes:
+        shape: (fan_in, fan_out) -> array of that shape, float64.
+    """
+    fi, _ = fan_in_fan_out(shape)
+    std = math.sqrt(2.0 / fi)
+    return check_rng(rng, "he_normal: rng").normal(0.0, std, size=_shape(shape, "he_normal"))
+
+
+INITIALIZERS: dict[str, Callable[[Shape, np.random.Generator], np.ndarray]] = {
+    "zeros": zeros,
+    "normal": normal,
+    "xavier_uniform": xavier_uniform,
+    "xavier_normal": xavier_normal,
+    "he_uniform": he_uniform,
+    "he_normal": he_normal,
+}
+"""Initialisers by name; each is called as ``fn(shape, rng)`` with its default options."""
