@@ -294,16 +294,14 @@ def fit(
     was_training = bool(getattr(model, "training", True))
     best_loss, best_state, wait = math.inf, None, 0
 
-    epoch_iter: Any = range(1, epochs + 1)
-    bar = None
+    bar: Any = None
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(epoch_iter, desc="training", unit="epoch", leave=False)
-        epoch_iter = bar
+        bar = tqdm(total=epochs, desc="training", unit="epoch", leave=False)
 
     try:
-        for epoch in epoch_iter:
+        for epoch in range(1, epochs + 1):
             lr = getattr(optimizer, "lr", None)
             history.lr.append(float(lr) if lr is not None else math.nan)
             model.train()
@@ -363,7 +361,8 @@ def fit(
                 else:
                     wait += 1
             if bar is not None:
-                bar.set_postfix(postfix)
+                bar.set_postfix(postfix, refresh=False)
+                bar.update(1)
             if scheduler is not None:
                 scheduler.step()
             if patience is not None and wait >= patience:

@@ -1,0 +1,323 @@
+"""backprop.train: fit/evaluate/predict behaviour, early stopping, clipping, NaN guard, digits."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from backprop import data, losses, nn, optim, train
+
+CE = losses.softmax_cross_entropy
+
+
+def _mlp(sizes: tuple[int, ...], seed: int) -> nn.Sequential:
+    rng = np.random.default_rng(seed)
+    layers: list[nn.Module] = []
+    for a, b in zip(sizes[:-1], sizes[1:], strict=True):
+        layers += [nn.Linear(a, b, rng=rng), nn.ReLU()]
+    return nn.Sequential(*layers[:-1])
+
+
+@pytest.fixture(scope="module")
+def digits_split():
+    X, y = data.load_digits()
+    return data.train_val_test_split(X, y, rng=np.random.default_rng(1))
+
+
+# ------------------------------------------------------------------ the headline result
+
+
+def test_fit_reaches_97_percent_test_accuracy_on_digits(digits_split) -> None:
+    X_tr, y_tr, X_val, y_val, X_te, y_te = digits_split
+    model = _mlp((64, 128, 64, 10), seed=11)
+    opt = optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-2)
+    hist = train.fit(
+        model,
+        CE,
+        opt,
+        X_tr,
+        y_tr,
+        epochs=60,
+        batch_size=32,
+        rng=np.random.default_rng(11),
+        X_val=X_val,
+        y_val=y_val,
+        patience=10,
+    )
+    test = train.evaluate(model, CE, X_te, y_te)
+    print(f"digits test accuracy: {test['accuracy']:.4f} after {hist.epochs} epochs")
+    assert test["accuracy"] >= 0.97
+    assert hist.train_loss[-1] < hist.train_loss[0] / 5
+    assert len(hist.val_accuracy) == len(hist.train_accuracy) == hist.epochs
+    assert hist.steps == hist.epochs * int(np.ceil(len(X_tr) / 32))
+    assert model.training is True  # the mode it had before fit (train) is restored
+
+
+# ------------------------------------------------------------------ early stopping
+
+
+def _overfit_setup():
+    X, y = data.load_digits()
+    rng = np.random.default_rng(5)
+    idx = rng.permutation(len(X))
+    X_tr, y_tr = X[idx[:40]], y[idx[:40]]
+    X_val, y_val = X[idx[40:240]], y[idx[40:240]]
+    model = _mlp((64, 256, 256, 10), seed=5)
+    return model, X_tr, y_tr, X_val, y_val
+
+
+@pytest.mark.parametrize("restore_best", [True, False])
+def test_early_stopping_restores_best_weights(restore_best: bool) -> None:
+    model, X_tr, y_tr, X_val, y_val = _overfit_setup()
+    opt = optim.Adam(model.parameters(), lr=1e-2)
+    hist = train.fit(
+        model,
+        CE,
+        opt,
+        X_tr,
+        y_tr,
+        epochs=200,
+        batch_size=8,
+        rng=np.random.default_rng(0),
+        X_val=X_val,
+        y_val=y_val,
+        patience=5,
+        restore_best=restore_best,
+    )
+    assert hist.stopped_early
+    assert hist.epochs == hist.best_epoch + 1 + 5  # stopped exactly `patience` epochs later
+    best = min(hist.val_loss)
+    assert hist.val_loss[hist.best_epoch] == best
+    assert hist.val_loss[-1] > best * 1.05  # validation loss really rose
+    now = train.evaluate(model, CE, X_val, y_val)["loss"]
+    if restore_best:
+        assert now == pytest.approx(best, rel=1e-12)
+    else:
+        assert now == pytest.approx(hist.val_loss[-1], rel=1e-12)
+
+
+def test_without_patience_all_epochs_run_and_best_epoch_is_tracked() -> None:
+    model, X_tr, y_tr, X_val, y_val = _overfit_setup()
+    hist = train.fit(
+        model,
+        CE,
+        optim.SGD(model.parameters(), lr=0.05),
+        X_tr,
+        y_tr,
+        epochs=4,
+        batch_size=16,
+        rng=np.random.default_rng(0),
+        X_val=X_val,
+        y_val=y_val,
+    )
+    assert hist.epochs == 4 and not hist.stopped_early
+    assert hist.best_epoch == int(np.argmin(hist.val_loss))
+
+
+# ------------------------------------------------------------------ the loop itself
+
+
+def test_full_batch_fit_equals_manual_gradient_descent() -> None:
+    """Two full-batch SGD epochs = two hand-written steps (catches missing zero_grad)."""
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((20, 3)), rng.integers(0, 4, 20)
+    model = _mlp((3, 5, 4), seed=2)
+    manual = _mlp((3, 5, 4), seed=2)
+    train.fit(
+        model,
+        CE,
+        optim.SGD(model.parameters(), lr=0.5),
+        X,
+        y,
+        epochs=2,
+        batch_size=100,
+        rng=rng,
+    )
+    for _ in range(2):
+        manual.zero_grad()
+        _, dout = CE(manual(X), y)
+        manual.backward(dout)
+        for p in manual.parameters():
+            p.data -= 0.5 * p.grad
+    for (name, p), (_, q) in zip(model.named_parameters(), manual.named_parameters(), strict=True):
+        np.testing.assert_allclose(p.data, q.data, rtol=1e-12, err_msg=name)
+
+
+def test_clip_norm_caps_the_step_and_history_records_the_unclipped_norm() -> None:
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((30, 4)), rng.integers(0, 3, 30)
+    model = _mlp((4, 8, 3), seed=3)
+    before = [p.data.copy() for p in model.parameters()]
+    hist = train.fit(
+        model,
+        CE,
+        optim.SGD(model.parameters(), lr=1.0),
+        X,
+        y,
+        epochs=1,
+        batch_size=30,
+        rng=rng,
+        clip_norm=1e-3,
+    )
+    moved = np.sqrt(
+        sum(np.sum((p.data - b) ** 2) for p, b in zip(model.parameters(), before, strict=True))
+    )
+    assert hist.grad_norm[0] > 1e-2  # the raw gradient was much longer than the cap ...
+    assert moved == pytest.approx(1e-3, rel=1e-3)  # ... but the step has length lr * clip
+
+
+def test_fit_uses_train_mode_for_steps_and_eval_mode_for_validation() -> None:
+    class Spy(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.calls: list[tuple[bool, int]] = []
+
+        def forward(self, x: np.ndarray) -> np.ndarray:
+            self.calls.append((self.training, x.shape[0]))
+            return x
+
+        def backward(self, dout: np.ndarray) -> np.ndarray:
+            return dout
+
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((24, 3)), rng.integers(0, 2, 24)
+    spy = Spy()
+    model = nn.Sequential(nn.Linear(3, 2, rng=rng), spy)
+    model.eval()
+    train.fit(
+        model,
+        CE,
+        optim.SGD(model.parameters(), lr=0.1),
+        X,
+        y,
+        epochs=2,
+        batch_size=8,
+        rng=rng,
+        X_val=X[:7],
+        y_val=y[:7],
+    )
+    assert [c for c in spy.calls if c[1] == 8] == [(True, 8)] * 6
+    assert [c for c in spy.calls if c[1] == 7] == [(False, 7)] * 2
+    assert model.training is False  # the caller's mode is restored
+
+
+def test_scheduler_is_stepped_once_per_epoch_and_lr_recorded() -> None:
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((16, 3)), rng.integers(0, 2, 16)
+    model = _mlp((3, 2), seed=0)
+    opt = optim.SGD(model.parameters(), lr=0.8)
+    hist = train.fit(
+        model,
+        CE,
+        opt,
+        X,
+        y,
+        epochs=5,
+        batch_size=4,
+        rng=rng,
+        scheduler=optim.StepLR(opt, step_size=2, gamma=0.5),
+    )
+    assert hist.lr == [0.8, 0.8, 0.4, 0.4, 0.2]
+    assert hist.steps == 20
+
+
+def test_regression_with_mse_has_no_accuracy_and_progress_bar_runs(capsys) -> None:
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((64, 2))
+    y = X @ np.array([[1.5], [-2.0]]) + 0.3
+    model = nn.Sequential(nn.Linear(2, 1, rng=rng))
+    hist = train.fit(
+        model,
+        losses.mse,
+        optim.Adam(model.parameters(), lr=0.05),
+        X,
+        y,
+        epochs=150,
+        batch_size=16,
+        rng=rng,
+        X_val=X[:8],
+        y_val=y[:8],
+        progress=True,
+    )
+    assert hist.train_accuracy == [] and hist.val_accuracy == []
+    assert hist.val_loss[-1] < 1e-4
+    np.testing.assert_allclose(model[0].weight.data.ravel(), [1.5, -2.0], atol=1e-2)
+    assert train.evaluate(model, losses.mse, X, y)["accuracy"] is None
+
+
+def test_nan_guard_names_step_epoch_and_cause() -> None:
+    """Gradient descent on least squares diverges when lr > 2/L: the guard must say so."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((100, 10))
+    y = X @ rng.standard_normal((10, 1))
+    model = nn.Sequential(nn.Linear(10, 1, rng=rng))
+    with pytest.raises(
+        FloatingPointError,
+        match=r"loss became (inf|NaN) at step \d+ \(epoch \d+\): learning rate too large.*clip_norm",
+    ):
+        train.fit(
+            model,
+            losses.mse,
+            optim.SGD(model.parameters(), lr=10.0),
+            X,
+            y,
+            epochs=50,
+            batch_size=10,
+            rng=rng,
+        )
+    # The same problem with a sensible learning rate trains without complaint.
+    model = nn.Sequential(nn.Linear(10, 1, rng=rng))
+    hist = train.fit(
+        model,
+        losses.mse,
+        optim.SGD(model.parameters(), lr=0.05),
+        X,
+        y,
+        epochs=50,
+        batch_size=10,
+        rng=rng,
+    )
+    assert hist.train_loss[-1] < 1e-6
+
+
+def test_nonfinite_gradient_is_caught_even_when_the_loss_is_finite() -> None:
+    def bad_loss(out, target):
+        return 1.0, np.full_like(out, np.inf)
+
+    rng = np.random.default_rng(0)
+    model = _mlp((3, 2), seed=0)
+    with pytest.raises(FloatingPointError, match=r"gradient norm became (inf|NaN) at step 1 "):
+        train.fit(
+            model,
+            bad_loss,
+            optim.SGD(model.parameters(), lr=0.1),
+            rng.standard_normal((8, 3)),
+            np.zeros(8, dtype=int),
+            epochs=1,
+            batch_size=4,
+            rng=rng,
+        )
+
+
+# ------------------------------------------------------------------ evaluate / predict
+
+
+def test_evaluate_batches_weight_by_size_and_restore_mode() -> None:
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((23, 5)), rng.integers(0, 3, 23)
+    model = _mlp((5, 7, 3), seed=1)
+    full_loss, _ = CE(model(X), y)
+    res = train.evaluate(model, CE, X, y, batch_size=4)  # 5 batches of 4 and one of 3
+    assert res["loss"] == pytest.approx(full_loss, rel=1e-12)
+    assert res["accuracy"] == pytest.approx(np.mean(np.argmax(model(X), 1) == y))
+    assert model.training is True
+    out = train.predict(model, X, batch_size=5)
+    np.testing.assert_allclose(out, model(X), rtol=1e-12)
+
+
+def test_accuracy_score_cases() -> None:
+    logits = np.array([[2.0, 1.0], [0.0, 3.0], [1.0, 0.0]])
+    assert train.accuracy_score(logits, np.array([0, 1, 1])) == pytest.approx(2 / 3)
+    assert train.accuracy_score(np.array([[2.0], [-1.0]]), np.array([1.0, 1.0])) == 0.5
+    assert train.accuracy_score(np.array([0.5, -1.0]), np.array([1, 0])) == 1.0
+    assert train.accuracy_score(np.array([[0.5], [0.2]]), np.array([[0.3], [1.7]])) is None
