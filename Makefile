@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 JB_FLAGS := -n -W --keep-going
 
-.PHONY: book test lint exercises bench clean venv
+.PHONY: book test lint exercises grade bench clean venv
 
 venv: $(STAMP)
 
@@ -24,11 +24,23 @@ book: $(STAMP)
 	@echo "Book built: _build/html/index.html"
 
 lint: $(STAMP)
-	$(BIN)/ruff check lib tests benchmarks chapters exercises/source
-	$(BIN)/ruff format --check lib tests benchmarks
+	$(BIN)/ruff check lib tests tools benchmarks chapters exercises/source
+	$(BIN)/ruff format --check lib tests tools benchmarks
 
 test: $(STAMP) lint
 	$(BIN)/python -m pytest -n 2 --dist loadscope
+
+# Regenerate the student notebooks (exercises/*.ipynb) and autograder zips from
+# exercises/source/ with otter assign; commit the student notebooks afterwards.
+exercises: $(STAMP)
+	$(BIN)/python tools/exercises.py build
+
+# Grade a folder of submissions (one sub-folder per student) into one CSV:
+#   make grade SUBMISSIONS=path/to/submissions [GRADES=grades.csv]
+GRADES ?= grades.csv
+grade: $(STAMP)
+	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=<folder> [GRADES=grades.csv]"; exit 2; }
+	$(BIN)/python tools/exercises.py grade $(SUBMISSIONS) -o $(GRADES)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py

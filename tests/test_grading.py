@@ -159,3 +159,16 @@ def test_check_accumulates() -> None:
     grading.check_accumulates(g, 2 * g, "W.grad")
     with pytest.raises(Feedback, match="use `\\+=`, not `=`"):
         grading.check_accumulates(g, g.copy(), "W.grad")
+
+
+def test_check_shape_and_off_by_one() -> None:
+    assert grading.check_shape([[1, 2]], (1, 2), "t").dtype == np.float64
+    with pytest.raises(Feedback, match="one row short"):
+        grading.check_shape(np.ones((20, 2)), (21, 2), "trajectory")
+    with pytest.raises(Feedback, match="one row too many"):
+        grading.check_shape(np.ones((22, 2)), (21, 2), "trajectory")
+
+
+def test_check_scalar_problem_specific_hint() -> None:
+    with pytest.raises(Feedback, match="LARGEST eigenvalue"):
+        grading.check_scalar(2.0, 2 / 25, "lr_max", hints={25.0: "use the LARGEST eigenvalue"})

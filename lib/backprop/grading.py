@@ -34,6 +34,7 @@ __all__ = [
     "check_choice",
     "check_not_mutated",
     "check_scalar",
+    "check_shape",
     "diagnose",
     "require_function",
 ]
@@ -275,6 +276,13 @@ def _shape_message(
     got: tuple[int, ...], expected: tuple[int, ...], name: str, batch_size: int | None
 ) -> str:
     base = f"{name} has shape {got}, expected {expected}"
+    if (
+        len(got) == len(expected) >= 1
+        and got[1:] == expected[1:]
+        and abs(got[0] - expected[0]) == 1
+    ):
+        more_or_fewer = "one row too many" if got[0] > expected[0] else "one row short"
+        return f"{base}: {more_or_fewer} (an off-by-one in a loop or a slice?)."
     if len(got) == 2 and got == expected[::-1] and got != expected:
         return f"{base}: it is transposed (check the order of the matrix product, e.g. x.T @ dout)."
     if len(expected) == 1 and len(got) == 2:
@@ -303,6 +311,16 @@ def check_array(
         raise Feedback(message)
 
 
+def check_shape(
+    got: object, shape: tuple[int, ...], name: str, *, batch_size: int | None = None
+) -> np.ndarray:
+    """Return ``got`` as a float array, or raise :class:`Feedback` if its shape is not ``shape``."""
+    arr = _as_float_array(got, name)
+    if arr.shape != tuple(shape):
+        raise Feedback(_shape_message(arr.shape, tuple(shape), name, batch_size))
+    return arr
+
+
 def check_scalar(
     got: object,
     expected: float,
@@ -311,6 +329,7 @@ def check_scalar(
     rtol: float = 1e-6,
     atol: float = 1e-12,
     batch_size: int | None = None,
+    hints: dict[float, str] | None = None,
 ) -> None:
     """Raise :class:`Feedback` unless ``got`` is a single number close to ``expected``."""
     if isinstance(got, np.ndarray) and got.size == 1:
@@ -327,6 +346,7 @@ def check_scalar(
         batch_size=batch_size,
         rtol=rtol,
         atol=atol,
+        hints=hints,
     )
 
 
