@@ -106,7 +106,9 @@ def check_module(
     ``.grad`` with ``numerical_gradient``. The module's gradients and state (e.g. BatchNorm
     running statistics) are restored afterwards. Put ``Dropout`` in eval mode, or give it a
     fixed mask, before checking: a fresh random mask per call makes finite differences
-    meaningless.
+    meaningless. ``rel_error`` is elementwise, so a gradient that is zero in theory but
+    estimated as rounding noise (e.g. the bias of a Linear followed by BatchNorm, which
+    cancels it) reports an error near 1: build such layers with ``bias=False``.
 
     Returns ``{"input": err, "<param name>": err, ...}`` of ``rel_error`` values.
 
