@@ -1,0 +1,234 @@
+"""Unit tests of backprop.nn: registration, modes, state, accumulation, containers."""
+
+from __future__ import annotations
+
+import copy
+import pickle
+
+import numpy as np
+from backprop import functional as F
+from backprop import nn
+
+
+def _mlp(rng: np.random.Generator) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Linear(4, 6, rng=rng),
+        nn.BatchNorm1d(6),
+        nn.ReLU(),
+        nn.Dropout(0.5, rng=rng),
+        nn.Linear(6, 3, rng=rng),
+    )
+
+
+def test_parameter_starts_with_zero_grad() -> None:
+    p = nn.Parameter([[1, 2], [3, 4]], name="w")
+    assert p.data.dtype == np.float64 and p.shape == (2, 2)
+    np.testing.assert_array_equal(p.grad, np.zeros((2, 2)))
+    assert "w" in repr(p)
+
+
+def test_linear_shapes_init_and_forward(rng: np.random.Generator) -> None:
+    layer = nn.Linear(4, 3, rng=rng)
+    assert layer.weight.shape == (4, 3) and layer.bias.shape == (3,)
+    assert not layer.bias.data.any()
+    bound = np.sqrt(6 / 4)  # he_uniform by default
+    assert np.abs(layer.weight.data).max() <= bound
+    x = rng.standard_normal((5, 4))
+    np.testing.assert_allclose(layer(x), x @ layer.weight.data + layer.bias.data)
+    assert repr(layer) == "Linear(4, 3)"
+    assert repr(nn.Linear(2, 2, rng=rng, bias=False)) == "Linear(2, 2, bias=False)"
+
+
+def test_linear_init_by_name_or_callable(rng: np.random.Generator) -> None:
+    assert not nn.Linear(3, 2, rng=rng, init="zeros").weight.data.any()
+    layer = nn.Linear(3, 2, rng=rng, init=lambda shape, rng: np.full(shape, 0.5))
+    np.testing.assert_array_equal(layer.weight.data, np.full((3, 2), 0.5))
+    a = nn.Linear(3, 2, rng=np.random.default_rng(1), init="xavier_normal").weight.data
+    b = nn.Linear(3, 2, rng=np.random.default_rng(1), init="xavier_normal").weight.data
+    np.testing.assert_array_equal(a, b)
+
+
+def test_linear_without_bias_has_one_parameter(rng: np.random.Generator) -> None:
+    layer = nn.Linear(3, 2, rng=rng, bias=False)
+    assert [n for n, _ in layer.named_parameters()] == ["weight"]
+    layer(np.ones((2, 3)))
+    layer.backward(np.ones((2, 2)))
+    np.testing.assert_allclose(layer.weight.grad, np.full((3, 2), 2.0))
+
+
+def test_named_parameters_buffers_and_modules(rng: np.random.Generator) -> None:
+    model = _mlp(rng)
+    assert [n for n, _ in model.named_parameters()] == [
+        "0.weight",
+        "0.bias",
+        "1.weight",
+        "1.bias",
+        "4.weight",
+        "4.bias",
+    ]
+    assert len(model.parameters()) == 6
+    assert [n for n, _ in model.named_buffers()] == ["1.running_mean", "1.running_var"]
+    assert list(model.children()) == list(model)
+    assert next(iter(model.modules())) is model and len(list(model.modules())) == 6
+
+
+def test_backward_accumulates_and_zero_grad_clears(rng: np.random.Generator) -> None:
+    model = nn.Sequential(nn.Linear(3, 4, rng=rng), nn.Tanh(), nn.Linear(4, 2, rng=rng))
+    x, g = rng.standard_normal((5, 3)), rng.standard_normal((5, 2))
+    model(x)
+    dx1 = model.backward(g)
+    first = [p.grad.copy() for p in model.parameters()]
+    assert all(np.abs(f).max() > 0 for f in first)
+    dx2 = model.backward(g)  # same cache: the same gradients are added again
+    np.testing.assert_array_equal(dx1, dx2)  # dx is returned, not accumulated
+    for f, p in zip(first, model.parameters(), strict=True):
+        np.testing.assert_allclose(p.grad, 2 * f)
+    model.zero_grad()
+    assert all(not p.grad.any() for p in model.parameters())
+
+
+def test_modules_use_the_functional_maths(rng: np.random.Generator) -> None:
+    x = rng.standard_normal((3, 4))
+    for name, cls in nn.ACTIVATION_MODULES.items():
+        np.testing.assert_array_equal(cls()(x), F.ACTIVATIONS[name][0](x)[0])
+
+
+def test_activation_module_classes_and_options() -> None:
+    names = [nn.ACTIVATION_MODULES[k].__name__ for k in nn.ACTIVATION_MODULES]
+    assert names == [
+        "Sigmoid",
+        "Tanh",
+        "ReLU",
+        "LeakyReLU",
+        "ELU",
+        "SiLU",
+        "Mish",
+        "GELU",
+        "Softplus",
+    ]
+    assert nn.ReLU is nn.ACTIVATION_MODULES["relu"] and issubclass(nn.GELU, nn.Activation)
+    assert repr(nn.LeakyReLU(0.2)) == "LeakyReLU(negative_slope=0.2)"
+    assert nn.LeakyReLU(negative_slope=0.3).options == {"negative_slope": 0.3}
+    assert nn.GELU("tanh").options == {"approximate": "tanh"}
+    assert nn.Softplus(beta=2.0).options == {"beta": 2.0, "threshold": 20.0}
+    x = np.array([[-1.0, 2.0]])
+    np.testing.assert_allclose(nn.LeakyReLU(0.2)(x), [[-0.2, 2.0]])
+    np.testing.assert_allclose(nn.ELU(alpha=2.0)(x), [[2.0 * (np.exp(-1) - 1), 2.0]])
+
+
+def test_activation_modules_pickle_and_deepcopy() -> None:
+    m = nn.Sequential(nn.GELU("tanh"), nn.LeakyReLU(0.1))
+    for clone in (copy.deepcopy(m), pickle.loads(pickle.dumps(m))):
+        assert type(clone[0]) is nn.GELU and clone[1].options == {"negative_slope": 0.1}
+
+
+def test_train_eval_propagate_and_return_self(rng: np.random.Generator) -> None:
+    model = _mlp(rng)
+    assert model.eval() is model
+    assert all(not m.training for m in model.modules())
+    assert model.train() is model
+    assert all(m.training for m in model.modules())
+
+
+def test_dropout_module_train_vs_eval(rng: np.random.Generator) -> None:
+    drop = nn.Dropout(0.5, rng=rng)
+    x = np.ones((100, 10))
+    y = drop(x)
+    assert set(np.unique(y)) == {0.0, 2.0}
+    np.testing.assert_array_equal(drop.backward(np.ones_like(x)), y)  # same mask and scale
+    np.testing.assert_array_equal(drop.eval()(x), x)
+
+
+def test_batchnorm_module_buffers_train_and_eval(rng: np.random.Generator) -> None:
+    bn = nn.BatchNorm1d(3, momentum=0.5)
+    x = 4.0 + rng.standard_normal((10, 3))
+    bn(x)
+    np.testing.assert_allclose(bn.running_mean, 0.5 * x.mean(axis=0))
+    np.testing.assert_allclose(bn.running_var, 0.5 + 0.5 * x.var(axis=0, ddof=1))
+    rm = bn.running_mean.copy()
+    bn.eval()
+    out = bn(x)
+    np.testing.assert_array_equal(bn.running_mean, rm)
+    np.testing.assert_allclose(out, (x - rm) / np.sqrt(bn.running_var + 1e-5))
+
+
+def test_state_dict_copies_and_round_trip(rng: np.random.Generator) -> None:
+    model = _mlp(rng)
+    model(rng.standard_normal((8, 4)))  # moves the BatchNorm running statistics
+    sd = model.state_dict()
+    assert set(sd) == {n for n, _ in model.named_parameters()} | {
+        "1.running_mean",
+        "1.running_var",
+    }
+    np.testing.assert_array_equal(sd["1.running_mean"], model[1].running_mean)
+    sd["0.weight"][...] = 0.0  # a copy: the model is unchanged
+    assert model[0].weight.data.any()
+    other = _mlp(np.random.default_rng(123))
+    other.load_state_dict(model.state_dict())
+    for k, v in model.state_dict().items():
+        np.testing.assert_array_equal(other.state_dict()[k], v)
+    x = rng.standard_normal((5, 4))
+    model.eval()
+    other.eval()
+    np.testing.assert_array_equal(model(x), other(x))
+
+
+def test_load_state_dict_keeps_array_identity(rng: np.random.Generator) -> None:
+    """Loading copies in place, so optimizers holding the Parameters still see them."""
+    layer = nn.Linear(2, 2, rng=rng)
+    w = layer.weight.data
+    layer.load_state_dict({"weight": np.eye(2), "bias": np.ones(2)})
+    assert layer.weight.data is w
+    np.testing.assert_array_equal(w, np.eye(2))
+
+
+def test_residual_adds_identity_path(rng: np.random.Generator) -> None:
+    inner = nn.Linear(3, 3, rng=rng)
+    res = nn.Residual(inner)
+    x, g = rng.standard_normal((4, 3)), rng.standard_normal((4, 3))
+    np.testing.assert_allclose(res(x), x + inner(x))
+    dx = res.backward(g)
+    np.testing.assert_allclose(dx, g + g @ inner.weight.data.T)
+    assert [n for n, _ in res.named_parameters()] == ["module.weight", "module.bias"]
+
+
+def test_sequential_container_protocol(rng: np.random.Generator) -> None:
+    model = _mlp(rng)
+    assert len(model) == 5
+    assert isinstance(model[2], nn.ReLU) and isinstance(model[-1], nn.Linear)
+    head = model[:2]
+    assert isinstance(head, nn.Sequential) and len(head) == 2 and head[0] is model[0]
+    assert [type(m).__name__ for m in model] == [
+        "Linear",
+        "BatchNorm1d",
+        "ReLU",
+        "Dropout",
+        "Linear",
+    ]
+    assert "(0): Linear(4, 6)" in repr(model)
+
+
+def test_custom_module_subclass(rng: np.random.Generator) -> None:
+    class TwoLayer(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc1 = nn.Linear(3, 4, rng=rng)
+            self.act = nn.Tanh()
+            self.fc2 = nn.Linear(4, 2, rng=rng)
+
+        def forward(self, x: np.ndarray) -> np.ndarray:
+            return self.fc2(self.act(self.fc1(x)))
+
+        def backward(self, dout: np.ndarray) -> np.ndarray:
+            return self.fc1.backward(self.act.backward(self.fc2.backward(dout)))
+
+    m = TwoLayer()
+    assert [n for n, _ in m.named_parameters()] == [
+        "fc1.weight",
+        "fc1.bias",
+        "fc2.weight",
+        "fc2.bias",
+    ]
+    assert m(np.ones((2, 3))).shape == (2, 2)
+    m.fc2 = nn.Linear(4, 5, rng=rng)  # re-assignment replaces the registration
+    assert len(m.parameters()) == 4
