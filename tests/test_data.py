@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from backprop import data
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from backprop import data
 
 
 def test_make_spirals_shapes_reproducibility_and_geometry() -> None:
@@ -18,7 +17,7 @@ def test_make_spirals_shapes_reproducibility_and_geometry() -> None:
     # noise perturbs only the angle, so radii are exactly i / (n - 1)
     r = np.hypot(X[:, 0], X[:, 1])
     np.testing.assert_allclose(r[y == 2], np.linspace(0, 1, 50), atol=1e-12)
-    X2, y2 = data.make_spirals(50, n_classes=4, noise=0.2, rng=np.random.default_rng(0))
+    X2, _ = data.make_spirals(50, n_classes=4, noise=0.2, rng=np.random.default_rng(0))
     np.testing.assert_array_equal(X, X2)
     X3, _ = data.make_spirals(50, n_classes=4, noise=0.2, rng=np.random.default_rng(1))
     assert not np.allclose(X, X3)
@@ -79,7 +78,7 @@ def test_split_partitions_and_stratifies() -> None:
 def test_split_without_stratification_accepts_regression_targets() -> None:
     X = np.arange(40.0)[:, None]
     y = np.linspace(0, 1, 40)[:, None]
-    Xtr, ytr, Xva, yva, Xte, yte = data.train_val_test_split(
+    Xtr, ytr, Xva, _, Xte, _ = data.train_val_test_split(
         X, y, val_size=0.25, test_size=0.25, rng=np.random.default_rng(0), stratify=False
     )
     assert (len(Xtr), len(Xva), len(Xte)) == (20, 10, 10)
@@ -114,9 +113,7 @@ def test_minibatches_shuffle_differs_between_epochs() -> None:
 
 def test_one_hot() -> None:
     Y = data.one_hot(np.array([2, 0, 1, 2]), 4)
-    np.testing.assert_array_equal(
-        Y, [[0, 0, 1, 0], [1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0]]
-    )
+    np.testing.assert_array_equal(Y, [[0, 0, 1, 0], [1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0]])
     assert Y.dtype == np.float64
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from backprop import diagnostics, losses, nn
 
 CE = losses.softmax_cross_entropy
@@ -34,7 +33,9 @@ def test_stats_match_a_manual_forward_and_backward() -> None:
 
     assert stats[1].frac_zero == pytest.approx(np.mean(a == 0))
     assert 0.2 < stats[1].frac_zero < 0.8
-    assert stats[0].act_mean == pytest.approx(h.mean()) and stats[0].act_std == pytest.approx(h.std())
+    assert stats[0].act_mean == pytest.approx(h.mean()) and stats[0].act_std == pytest.approx(
+        h.std()
+    )
     assert stats[2].grad_std == pytest.approx(dlogits.std())
     assert stats[1].grad_std == pytest.approx(da.std())
     assert stats[0].grad_std == pytest.approx(dh.std())

@@ -8,11 +8,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
+from backprop import optim
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
-
-from backprop import optim
 
 
 @dataclass

@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
-
 from backprop import optim
 
 torch = pytest.importorskip("torch")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
-
 from backprop import data, losses, nn, optim, train
 
 CE = losses.softmax_cross_entropy
@@ -13,7 +14,7 @@ CE = losses.softmax_cross_entropy
 def _mlp(sizes: tuple[int, ...], seed: int) -> nn.Sequential:
     rng = np.random.default_rng(seed)
     layers: list[nn.Module] = []
-    for a, b in zip(sizes[:-1], sizes[1:], strict=True):
+    for a, b in itertools.pairwise(sizes):
         layers += [nn.Linear(a, b, rng=rng), nn.ReLU()]
     return nn.Sequential(*layers[:-1])
 

@@ -181,8 +181,7 @@ def train_val_test_split(
     test_size = _check_fraction(test_size, "test_size")
     if val_size + test_size >= 1.0:
         raise ValueError(
-            f"val_size + test_size must be < 1 to leave training data, "
-            f"got {val_size} + {test_size}"
+            f"val_size + test_size must be < 1 to leave training data, got {val_size} + {test_size}"
         )
     n = X.shape[0]
     n_test = round(test_size * n)

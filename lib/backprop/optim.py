@@ -710,4 +710,3 @@ def clip_grad_norm(params: Iterable[ParameterLike], max_norm: float) -> float:
         for p in plist:
             p.grad *= coef
     return total
-
