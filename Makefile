@@ -19,9 +19,15 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $(STAMP)
 
-book: $(STAMP)
+# `assets` installs the pinned MathJax / mermaid / widget manager (package-lock.json) into
+# node_modules; the build copies them into the site (tools/offline_assets.py), so maths,
+# diagrams and widgets render with no network. Without npm: one line, CDN assets.
+book: $(STAMP) assets
 	$(BIN)/jupyter-book build . $(JB_FLAGS)
 	@echo "Book built: _build/html/index.html"
+
+assets: $(STAMP)
+	@$(BIN)/python tools/offline_assets.py install
 
 lint: $(STAMP)
 	$(BIN)/ruff check lib tests tools benchmarks chapters exercises/source
