@@ -104,7 +104,8 @@ def layer_stats(
     ``a_0 = X``, ``a_l = layer_l(a_{l-1})``, ``L, g_L = loss_fn(a_L, y)``, then
     ``g_{l-1} = layer_l.backward(g_l)``; for each layer the stats of ``a_l``, ``g_l`` and
     ``dL/dW_l``. Runs in the model's current train/eval mode; parameters, gradients and
-    buffers (e.g. BatchNorm running statistics) are restored afterwards.
+    buffers (e.g. BatchNorm running statistics) are restored afterwards (in train mode,
+    Dropout layers still draw one mask from their own ``rng``).
 
     Shapes:
         X: (N, D_in), y: (N,) labels or targets accepted by ``loss_fn``.
