@@ -19,7 +19,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from ._checks import as_float_array, as_labels, check_nonempty_batch, check_rng
+from ._checks import as_labels, check_nonempty_batch, check_rng
 
 __all__ = [
     "load_digits",
@@ -264,12 +264,3 @@ def one_hot(y: np.ndarray, n_classes: int) -> np.ndarray:
     out = np.zeros((labels.shape[0], n_classes), dtype=np.float64)
     out[np.arange(labels.shape[0]), labels] = 1.0
     return out
-
-
-def _as_features(X: object, name: str = "X") -> np.ndarray:
-    """Float features with at least one sample (helper for other modules)."""
-    arr = as_float_array(X, name)
-    if arr.ndim == 0:
-        raise ValueError(f"{name} must have a first (sample) axis, got a scalar")
-    check_nonempty_batch(arr, name)
-    return arr
