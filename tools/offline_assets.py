@@ -191,6 +191,9 @@ def _configure(app: Any, config: Any) -> None:
     config.html_static_path = [*config.html_static_path, str(staging)]
     shim = {"vendor/widgets-mathjax3.js": {}}
     if missing:
+        for folder, _entry in PACKAGES.values():  # no stale copies from an earlier build
+            shutil.rmtree(staging / "vendor" / folder, ignore_errors=True)
+        (staging / ".stamp").unlink(missing_ok=True)
         urls = cdn_urls(root)
         config.mathjax_path = urls["mathjax"]
         config.mermaid_use_local = urls["mermaid"]
