@@ -3,8 +3,9 @@
 Every helper draws on a Matplotlib ``Axes`` (created when none is given) and returns it,
 or returns the ``Figure``/animation it made, so a chapter can keep styling it. Colours
 come from the Okabe-Ito palette, which stays distinguishable for the common forms of
-colour blindness; continuous surfaces use ``viridis`` (perceptually uniform and also
-colour-blind safe).
+colour blindness. Loss surfaces are drawn in light greys (``SURFACE_CMAP``, darker = lower
+loss) so that coloured paths on top stay legible; images default to ``viridis``
+(perceptually uniform, colour-blind safe).
 
 Typical use in a chapter::
 
@@ -25,20 +26,25 @@ function then works for one point (``theta.shape == (2,)``) and for a whole grid
 
 from __future__ import annotations
 
+import base64
+import io
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from tempfile import TemporaryDirectory
 from typing import Any
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
 from cycler import cycler
-from matplotlib.animation import FuncAnimation
+from matplotlib.animation import FuncAnimation, HTMLWriter
 from matplotlib.axes import Axes
-from matplotlib.colors import ListedColormap
+from matplotlib.colors import LinearSegmentedColormap, ListedColormap
 
 __all__ = [
     "COLORS",
     "PALETTE",
+    "SURFACE_CMAP",
     "animate_trajectories",
     "plot_contour",
     "plot_decision_boundary",
@@ -66,6 +72,10 @@ COLORS: dict[str, str] = {
 #: orange, bluish green, vermillion, reddish purple, sky blue, yellow and black.
 PALETTE: tuple[str, ...] = tuple(COLORS.values())
 
+#: Light grey colour map for loss surfaces: dark = low loss. Neutral greys keep every
+#: Okabe-Ito line colour drawn on top of it easy to see.
+SURFACE_CMAP = LinearSegmentedColormap.from_list("surface", ["#8F8F8F", "#C4C4C4", "#F4F4F4"])
+
 ArrayFn = Callable[[np.ndarray], Any]
 
 
@@ -83,7 +93,6 @@ def use_style() -> None:
             "grid.alpha": 0.3,
             "grid.linewidth": 0.6,
             "axes.titlesize": 12,
-            "axes.titleweight": "semibold",
             "axes.labelsize": 11,
             "xtick.labelsize": 9.5,
             "ytick.labelsize": 9.5,
@@ -137,7 +146,7 @@ def plot_contour(
     log: bool = False,
     filled: bool = True,
     lines: bool = True,
-    cmap: str = "viridis",
+    cmap: str | Any = SURFACE_CMAP,
     colorbar: bool = False,
     xlabel: str = r"$\theta_1$",
     ylabel: str = r"$\theta_2$",
@@ -150,7 +159,9 @@ def plot_contour(
     ``theta`` of shape ``(2,)``. With ``log=True`` and an integer ``levels`` the levels
     are spaced geometrically, which suits loss surfaces spanning several decades.
     ``filled=True`` shades the bands between levels; ``lines=True`` also outlines them
-    (thin white lines; turn them off in animations, where they triple the PNG size).
+    (thin grey lines; turn them off in animations, where they enlarge every frame). The
+    default colour map is the light grey ``SURFACE_CMAP`` (darker = lower loss), on which
+    the Okabe-Ito trajectory colours stand out.
 
     Shapes:
         f: (2, ...) -> (...)
@@ -166,9 +177,9 @@ def plot_contour(
     else:
         lv = levels
     if filled:
-        cs = ax.contourf(X, Y, Z, levels=lv, cmap=cmap)
+        cs = ax.contourf(X, Y, Z, levels=lv, cmap=cmap, extend="both")
         if lines:
-            ax.contour(X, Y, Z, levels=lv, colors="white", linewidths=0.4, alpha=0.5)
+            ax.contour(X, Y, Z, levels=lv, colors="0.3", linewidths=0.4, alpha=0.45)
     else:
         cs = ax.contour(X, Y, Z, levels=lv, cmap=cmap, linewidths=1.0)
     if colorbar:
@@ -517,19 +528,71 @@ def animate_trajectories(
         return [*lines, *heads, text]
 
     update(0)
+    # Lay the figure out once, then freeze it: re-running the layout engine on every
+    # frame would dominate the rendering time.
+    fig.canvas.draw()
+    fig.set_layout_engine("none")
     return FuncAnimation(fig, update, frames=len(steps), interval=interval, blit=False)
+
+
+class _PalettePNGWriter(HTMLWriter):
+    """``HTMLWriter`` whose embedded frames are 256-colour (palette) PNGs.
+
+    Plots have few distinct colours, so quantising each frame without dithering is
+    visually lossless and makes the frames about three times smaller than RGBA PNGs.
+    """
+
+    def grab_frame(self, **savefig_kwargs: Any) -> None:
+        if not self.embed_frames:  # pragma: no cover - to_jshtml always embeds
+            super().grab_frame(**savefig_kwargs)
+            return
+        if self._hit_limit:
+            return
+        from PIL import Image
+
+        raw = io.BytesIO()
+        self.fig.savefig(raw, format="png", dpi=self.dpi, **savefig_kwargs)
+        raw.seek(0)
+        img = Image.open(raw).convert("RGB")
+        img = img.quantize(colors=256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
+        out = io.BytesIO()
+        img.save(out, format="png")
+        data = base64.encodebytes(out.getvalue()).decode("ascii")
+        self._total_bytes += len(data)
+        if self._total_bytes >= self._bytes_limit:
+            raise ValueError(
+                f"animation exceeds matplotlib.rcParams['animation.embed_limit'] "
+                f"({self._bytes_limit / 2**20:.0f} MB) after {len(self._saved_frames)} frames; "
+                "use fewer frames (max_frames), a smaller figsize or a lower dpi"
+            )
+        self._saved_frames.append(data)
 
 
 def to_jshtml(anim: FuncAnimation, *, default_mode: str = "once") -> Any:
     """Render an animation as self-contained JavaScript/HTML and close its figure.
 
-    The result displays in Jupyter and in the static book without a kernel. Closing the
-    figure stops Jupyter from also showing its last frame as a static image.
-    Returns an ``IPython.display.HTML`` object.
+    The result displays in Jupyter and in the static book without a kernel (Matplotlib's
+    ``HTMLWriter`` player: play, pause, step, speed). Frames are embedded as palette PNGs
+    at the figure's own dpi (``animate_trajectories`` uses 72), roughly 10 kB each, so
+    30-40 frames keep a page far below 2 MB. Closing the figure stops Jupyter from also
+    showing the last frame as a static image. Returns an ``IPython.display.HTML`` object.
+
+    Raises ``ValueError`` instead of silently dropping frames if the animation would
+    exceed ``rcParams["animation.embed_limit"]``.
     """
     from IPython.display import HTML
 
-    html = anim.to_jshtml(default_mode=default_mode)
+    fps = 1000 / getattr(anim, "_interval", 200)
+    # Render at the figure's own dpi and size: a global savefig.dpi or bbox (e.g. from
+    # use_style) would enlarge every frame and make the page heavy.
+    with (
+        mpl.rc_context({"savefig.dpi": "figure", "savefig.bbox": None}),
+        TemporaryDirectory() as tmpdir,
+    ):
+        path = Path(tmpdir, "animation.html")
+        writer = _PalettePNGWriter(fps=fps, embed_frames=True, default_mode=default_mode)
+        anim.save(str(path), writer=writer)
+        html = path.read_text()
     fig = getattr(anim, "_fig", None)
     if fig is not None:
         plt.close(fig)
