@@ -32,9 +32,14 @@ DIST = ROOT / "exercises" / "dist"
 BIN = Path(sys.executable).parent
 
 
-def sources() -> list[Path]:
-    """The master notebooks, in chapter order."""
-    return sorted(SOURCE.glob("*.ipynb"))
+def sources(only: str | None = None) -> list[Path]:
+    """The master notebooks, in chapter order (``only``: just the one with that name)."""
+    found = sorted(SOURCE.glob("*.ipynb"))
+    if only is not None:
+        found = [p for p in found if p.stem == only]
+        if not found:
+            raise SystemExit(f"no exercise source named {only!r} in {SOURCE}")
+    return found
 
 
 def assign(master: Path, out: Path) -> Path:
@@ -58,7 +63,7 @@ def normalised(path: Path) -> dict:
     return nb
 
 
-def build(*, student_notebooks: bool = True) -> list[Path]:
+def build(*, student_notebooks: bool = True, only: str | None = None) -> list[Path]:
     """Regenerate the autograder zips, solutions and (optionally) the student notebooks.
 
     Returns the student notebooks written.
@@ -66,7 +71,7 @@ def build(*, student_notebooks: bool = True) -> list[Path]:
     DIST.mkdir(parents=True, exist_ok=True)
     (DIST / "solutions").mkdir(exist_ok=True)
     written = []
-    for master in sources():
+    for master in sources(only):
         with tempfile.TemporaryDirectory() as tmp:
             out = assign(master, Path(tmp) / "dist")
             (zip_path,) = (out / "autograder").glob("*.zip")
@@ -182,14 +187,15 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("build", help="regenerate student notebooks and autograder zips")
+    b = sub.add_parser("build", help="regenerate student notebooks and autograder zips")
+    b.add_argument("--only", help="build just this exercise (e.g. 02_chain_rule)")
     sub.add_parser("check", help="fail if a committed student notebook is out of date")
     g = sub.add_parser("grade", help="grade a folder of submissions into a CSV")
     g.add_argument("submissions", type=Path, help="folder with one sub-folder per student")
     g.add_argument("-o", "--output", type=Path, default=Path("grades.csv"))
     args = parser.parse_args(argv)
     if args.command == "build":
-        build()
+        build(only=args.only)
     elif args.command == "check":
         problems = stale()
         for p in problems:
