@@ -30,7 +30,7 @@ assets: $(STAMP)
 	@$(BIN)/python tools/offline_assets.py install
 
 lint: $(STAMP)
-	$(BIN)/ruff check lib tests tools benchmarks chapters exercises/source
+	$(BIN)/ruff check lib tests tools benchmarks chapters appendix exercises/source
 	$(BIN)/ruff format --check lib tests tools benchmarks
 
 test: $(STAMP) lint
