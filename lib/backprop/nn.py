@@ -53,7 +53,8 @@ __all__ = [
 class Parameter:
     """A trainable array and the gradient accumulated for it.
 
-    ``grad`` starts at zero, backward passes add to it (``grad += dL/d data``), and
+    ``data`` is a float64 copy of the input (float32 input stays float32). ``grad`` starts
+    at zero, backward passes add to it (``grad += dL/d data``), and
     ``zero_grad()`` resets it. Optimizers update ``data`` in place.
 
     Shapes:
@@ -62,7 +63,8 @@ class Parameter:
 
     def __init__(self, data: object, name: str = "") -> None:
         arr = as_float_array(data, f"Parameter {name!r}: data" if name else "Parameter: data")
-        self.data: np.ndarray = np.array(arr, dtype=np.float64, copy=True)
+        dtype = np.float32 if arr.dtype == np.float32 else np.float64  # float32 stays float32
+        self.data: np.ndarray = np.array(arr, dtype=dtype, copy=True)
         self.grad: np.ndarray = np.zeros_like(self.data)
         self.name = name
 
@@ -249,7 +251,8 @@ class Linear(Module):
 
     ``weight`` is ``(in_features, out_features)`` (PyTorch stores the transpose) and is drawn
     by ``init`` (a name in ``init.INITIALIZERS`` or a callable ``(shape, rng) -> array``);
-    ``bias`` starts at zero.
+    ``bias`` starts at zero. ``dtype=np.float32`` stores both in single precision (the draw
+    is made in float64 and rounded, so it is the same draw as the default float64 layer).
 
     Shapes:
         x: (N, in_features) -> out: (N, out_features).
@@ -263,8 +266,11 @@ class Linear(Module):
         rng: np.random.Generator,
         bias: bool = True,
         init: str | Callable[..., np.ndarray] = "he_uniform",
+        dtype: type | np.dtype = np.float64,
     ) -> None:
         super().__init__()
+        if np.dtype(dtype) not in (np.float64, np.float32):
+            raise ValueError(f"Linear: dtype must be np.float64 or np.float32, got {dtype!r}")
         for label, v in (("in_features", in_features), ("out_features", out_features)):
             if isinstance(v, bool) or not isinstance(v, int | np.integer) or v <= 0:
                 raise ValueError(f"Linear: {label} must be a positive int, got {v!r}")
@@ -286,8 +292,8 @@ class Linear(Module):
         w = np.asarray(init_fn(shape, gen))
         if w.shape != shape:
             raise ValueError(f"Linear: init returned shape {w.shape}, expected {shape}")
-        self.weight = Parameter(w, "weight")
-        self.bias = Parameter(np.zeros(self.out_features), "bias") if bias else None
+        self.weight = Parameter(w.astype(dtype), "weight")
+        self.bias = Parameter(np.zeros(self.out_features, dtype), "bias") if bias else None
 
     def extra_repr(self) -> str:
         extra = "" if self.bias is not None else ", bias=False"

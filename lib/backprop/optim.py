@@ -5,6 +5,8 @@ Every update rule is written once, as a pure function ``*_update(w, dw, state, .
 returns ``(w_new, state_new)`` without touching its inputs. The classes (``SGD``,
 ``AdaGrad``, ``RMSprop``, ``Adam``, ``AdamW``) only loop over the parameters and call those
 functions, so what a chapter derives in cells and what the library runs are the same code.
+(``Adam.step`` runs the same operations in place, with ``out=``, to avoid allocating five
+temporary arrays per parameter per step; a test checks that it equals ``adam_update``.)
 
 The formulas match ``torch.optim`` operation for operation (the tests compare 50-step
 trajectories with PyTorch in float64), so chapter 8 can map this module one-to-one onto
@@ -300,6 +302,58 @@ def adam_update(
     return w_new, {"step": t, "exp_avg": m, "exp_avg_sq": v}
 
 
+def _adam_into(
+    w: np.ndarray,
+    g: np.ndarray,
+    m: np.ndarray | None,
+    v: np.ndarray | None,
+    t: int,
+    lr: float,
+    beta1: float,
+    beta2: float,
+    eps: float,
+    weight_decay: float,
+    decoupled: bool,
+    m_out: np.ndarray,
+    v_out: np.ndarray,
+    scratch: np.ndarray,
+) -> None:
+    """:func:`adam_update` in place: ``w``, ``m_out``, ``v_out`` are overwritten (for ``Adam.step``).
+
+    The same operations in the same order as :func:`adam_update` (so the results are
+    bitwise equal; ``test_class_step_equals_pure_function_in_place`` checks it), written
+    with ``out=`` so that a step allocates no arrays. ``m``/``v`` are ``None`` on the first
+    step, else the same arrays as ``m_out``/``v_out``; every array has ``w``'s dtype and shape.
+    """
+    if weight_decay != 0:
+        if decoupled:
+            w *= 1 - lr * weight_decay
+        else:
+            g = g + weight_decay * w  # L2 term (a new array: g is the caller's gradient)
+    # m = beta1 * m + (1 - beta1) * g, written as m + (1 - beta1) * (g - m) like torch
+    if m is None:
+        np.multiply(g, 1 - beta1, out=m_out)
+    else:
+        np.subtract(g, m, out=scratch)
+        scratch *= 1 - beta1
+        np.add(m, scratch, out=m_out)
+    # v = beta2 * v + (1 - beta2) * g ** 2
+    np.multiply(g, g, out=scratch)
+    scratch *= 1 - beta2
+    if v is None:
+        v_out[...] = scratch
+    else:
+        np.multiply(v, beta2, out=v_out)
+        v_out += scratch
+    # w = w - lr / (1 - beta1**t) * m / (sqrt(v) / sqrt(1 - beta2**t) + eps)
+    denom = np.sqrt(v_out, out=scratch)
+    denom /= math.sqrt(1 - beta2**t)
+    denom += eps
+    step = np.divide(m_out, denom, out=scratch)
+    step *= lr / (1 - beta1**t)
+    w -= step
+
+
 # ---------------------------------------------------------------------------------------
 # Optimizer classes: loop over parameters, call the pure update
 # ---------------------------------------------------------------------------------------
@@ -528,6 +582,58 @@ class Adam(Optimizer):
         super().__init__(params)
         self.lr, self.betas, self.eps = float(lr), betas, float(eps)
         self.weight_decay = float(weight_decay)
+        self._scratch: dict[int, np.ndarray] = {}  # one work array per parameter for step()
+
+    def step(self) -> None:
+        """One Adam step on every parameter, in place (``p.data``, ``exp_avg``, ``exp_avg_sq``).
+
+        The same arithmetic as :func:`adam_update` (bitwise), without its temporary arrays:
+        the moments are updated in the state's own arrays and ``p.data`` directly. A
+        parameter whose gradient or moments have another dtype takes the generic path.
+        """
+        _check_nonneg(self.lr, "lr")
+        beta1, beta2 = _check_betas(self.betas)
+        eps = _check_nonneg(self.eps, "eps")
+        weight_decay = _check_nonneg(self.weight_decay, "weight_decay")
+        for i, p in enumerate(self.params):
+            st = self.state[i]
+            m, v = st.get("exp_avg"), st.get("exp_avg_sq")
+            if not (
+                isinstance(p.data, np.ndarray)
+                and isinstance(p.grad, np.ndarray)
+                and p.data.dtype.kind == "f"
+                and p.grad.dtype == p.data.dtype
+                and p.grad.shape == p.data.shape
+                and all(
+                    a is None or (a.dtype, a.shape) == (p.data.dtype, p.data.shape) for a in (m, v)
+                )
+            ):
+                w_new, self.state[i] = self.update(p.data, p.grad, st)
+                p.data[...] = w_new
+                continue
+            m_out = np.empty_like(p.data) if m is None else m
+            v_out = np.empty_like(p.data) if v is None else v
+            work = self._scratch.get(i)
+            if work is None or (work.shape, work.dtype) != (p.data.shape, p.data.dtype):
+                work = self._scratch[i] = np.empty_like(p.data)
+            t = st.get("step", 0) + 1
+            _adam_into(
+                p.data,
+                p.grad,
+                m,
+                v,
+                t,
+                self.lr,
+                beta1,
+                beta2,
+                eps,
+                weight_decay,
+                self.decoupled,
+                m_out,
+                v_out,
+                work,
+            )
+            self.state[i] = {"step": t, "exp_avg": m_out, "exp_avg_sq": v_out}
 
     def update(self, w: np.ndarray, dw: np.ndarray, state: State) -> tuple[np.ndarray, State]:
         """Call :func:`adam_update` with this optimizer's hyper-parameters."""

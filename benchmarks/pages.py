@@ -1,0 +1,158 @@
+"""Each chapter notebook's execution time (fresh kernel) and each built HTML page's size.
+
+The course promises that every page runs top to bottom in under 30 s on a 2-core machine
+and weighs under 2 MB. A page's weight is its HTML plus the images it references from
+``_images/`` (notebook figures; animations are inlined in the HTML already); the shared
+theme files under ``_static/`` are cached by the browser and are not counted.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+TIME_LIMIT_S = 30.0
+SIZE_LIMIT_B = 2_000_000
+_SKIP_HTML = {"genindex.html", "search.html", "py-modindex.html"}
+
+
+@contextmanager
+def original_thread_env():
+    """Run notebooks with the thread settings the user had, not the benchmark's pinning."""
+    saved = dict(os.environ)
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        orig = os.environ.get(f"BENCH_ORIG_{var}")
+        if orig is None:
+            os.environ.pop(var, None)
+        else:
+            os.environ[var] = orig
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def notebooks(root: Path) -> list[Path]:
+    return sorted(
+        p for p in (root / "chapters").rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts
+    )
+
+
+def build_if_stale(root: Path, nbs: list[Path]) -> str:
+    """Build the book when ``_build/html`` is missing or older than a notebook."""
+    html = root / "_build" / "html"
+    index = html / "index.html"
+    newest = max((p.stat().st_mtime for p in nbs), default=0.0)
+    if index.exists() and index.stat().st_mtime >= newest:
+        return "up to date"
+    jb = Path(sys.executable).with_name("jupyter-book")
+    print(f"building the book ({jb.name} build . -n -W --keep-going) ...", flush=True)
+    t0 = time.perf_counter()
+    with original_thread_env():
+        proc = subprocess.run(
+            [str(jb), "build", ".", "-n", "-W", "--keep-going"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+        )
+    took = time.perf_counter() - t0
+    status = "built" if proc.returncode == 0 else f"build exited with {proc.returncode}"
+    if proc.returncode:
+        print(proc.stdout[-3000:], proc.stderr[-3000:], sep="\n")
+    return f"{status} in {took:.0f} s"
+
+
+def execute(nb_path: Path, timeout: int = 600) -> tuple[float | None, str]:
+    """Run a notebook top to bottom in a fresh kernel; (seconds, "ok" or the error)."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(nb_path, as_version=4)
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(nb_path.parent)}},
+    )
+    with original_thread_env():
+        t0 = time.perf_counter()
+        try:
+            client.execute()
+        except Exception as exc:  # report, do not stop the whole table
+            msg = str(exc).strip().splitlines()
+            return time.perf_counter() - t0, "error: " + (msg[-1] if msg else type(exc).__name__)
+        return time.perf_counter() - t0, "ok"
+
+
+def page_weight(html_file: Path, html_root: Path) -> tuple[int, int]:
+    """(bytes of the HTML, bytes of the HTML plus the ``_images/`` files it references)."""
+    text = html_file.read_text(encoding="utf-8", errors="replace")
+    own = html_file.stat().st_size
+    images = set(re.findall(r'src="((?:\.\./)*_images/[^"]+)"', text))
+    extra = 0
+    for src in images:
+        f = (html_file.parent / src).resolve()
+        if f.is_file() and html_root.resolve() in f.parents:
+            extra += f.stat().st_size
+    return own, own + extra
+
+
+def page_table(root: Path, build: bool = True) -> tuple[str, list[dict[str, object]]]:
+    """Markdown table and rows: notebook, execution time, page size, within limits."""
+    nbs = notebooks(root)
+    html_root = root / "_build" / "html"
+    build_status = build_if_stale(root, nbs) if build else "not rebuilt (--skip-build)"
+    rows: list[dict[str, object]] = []
+    seen: set[Path] = set()
+    for nb in nbs:
+        rel = nb.relative_to(root)
+        print(f"  executing {rel} ...", flush=True)
+        seconds, status = execute(nb)
+        page = html_root / rel.with_suffix(".html")
+        row: dict[str, object] = {"page": str(rel), "seconds": seconds, "status": status}
+        if page.exists():
+            seen.add(page)
+            row["html_bytes"], row["page_bytes"] = page_weight(page, html_root)
+        rows.append(row)
+    if html_root.exists():  # markdown pages (intro, appendix): size only
+        for page in sorted(html_root.rglob("*.html")):
+            parts = page.relative_to(html_root).parts
+            if page in seen or page.name in _SKIP_HTML or parts[0].startswith("_"):
+                continue
+            rel = page.relative_to(html_root).with_suffix("")
+            row = {"page": str(rel), "seconds": None, "status": "markdown page"}
+            row["html_bytes"], row["page_bytes"] = page_weight(page, html_root)
+            rows.append(row)
+    lines = [
+        f"## Pages: execution time and size (limits {TIME_LIMIT_S:.0f} s, "
+        f"{SIZE_LIMIT_B / 1e6:.0f} MB)",
+        "",
+        f"Notebooks executed one after another in a fresh `python3` kernel with nbclient "
+        f"(no thread pinning); sizes from `_build/html` (book: {build_status}). "
+        "*Page* = HTML + the `_images/` it references.",
+        "",
+        "| page | execution | HTML | page | within limits |",
+        "| --- | ---: | ---: | ---: | :---: |",
+    ]
+    for r in rows:
+        t = r["seconds"]
+        t_txt = "-" if t is None else f"{t:.1f} s"
+        if r["status"] not in ("ok", "markdown page"):
+            t_txt += f" ({r['status']})"
+        if "page_bytes" in r:
+            html_txt = f"{r['html_bytes'] / 1e6:.2f} MB"
+            page_txt = f"{r['page_bytes'] / 1e6:.2f} MB"
+        else:
+            html_txt = page_txt = "not built (not in `_toc.yml` or build failed)"
+        ok_time = t is None or (t < TIME_LIMIT_S and r["status"] == "ok")
+        ok_size = "page_bytes" in r and r["page_bytes"] < SIZE_LIMIT_B
+        verdict = "yes" if ok_time and ok_size else ("size unknown" if ok_time else "NO")
+        r["within_limits"] = verdict
+        lines.append(f"| `{r['page']}` | {t_txt} | {html_txt} | {page_txt} | {verdict} |")
+    return "\n".join(lines) + "\n", rows

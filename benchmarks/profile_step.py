@@ -1,0 +1,31 @@
+"""cProfile of ``backprop.train.fit`` on the digits benchmark: where a training step goes."""
+
+from __future__ import annotations
+
+import cProfile
+import io
+import pstats
+
+import numpy as np
+import training as T
+
+
+def profile_fit(dtype: type = np.float64, epochs: int = 30, top: int = 15) -> str:
+    """Profile one benchmark run (after a warm-up run); the ``top`` functions by own time."""
+    task = T.digits_task(epochs=epochs).astype(dtype)
+    T.run_backprop(task, 0)
+    prof = cProfile.Profile()
+    prof.enable()
+    T.run_backprop(task, 0)
+    prof.disable()
+    buf = io.StringIO()
+    stats = pstats.Stats(prof, stream=buf)
+    stats.sort_stats("tottime").print_stats(top)
+    text = buf.getvalue()
+    start = text.find("   Ordered by")
+    head = f"cProfile of backprop.train.fit: {task.name}, {np.dtype(dtype).name}, {epochs} epochs\n"
+    return head + text[text.find("function calls") - 12 if start < 0 else 0 :]
+
+
+if __name__ == "__main__":
+    print(profile_fit())
