@@ -214,7 +214,10 @@ def linear_forward(x: object, W: object, b: object | None) -> tuple[np.ndarray, 
                 f"linear: b must have shape ({d_out},) to match W of shape {Wa.shape}, "
                 f"got {ba.shape}"
             )
-        out = out + ba
+        if ba.dtype == out.dtype:
+            out += ba  # out is a fresh array: add in place, no second (N, D_out) array
+        else:
+            out = out + ba  # mixed precision: let NumPy promote
     return out, _cache("linear", out.shape, x=xa, W=Wa, has_bias=b is not None)
 
 
