@@ -5,9 +5,13 @@ from __future__ import annotations
 import cProfile
 import io
 import pstats
+import sys
+from pathlib import Path
 
 import numpy as np
 import training as T
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def profile_fit(dtype: type = np.float64, epochs: int = 30, top: int = 15) -> str:
@@ -21,10 +25,9 @@ def profile_fit(dtype: type = np.float64, epochs: int = 30, top: int = 15) -> st
     buf = io.StringIO()
     stats = pstats.Stats(prof, stream=buf)
     stats.sort_stats("tottime").print_stats(top)
-    text = buf.getvalue()
-    start = text.find("   Ordered by")
-    head = f"cProfile of backprop.train.fit: {task.name}, {np.dtype(dtype).name}, {epochs} epochs\n"
-    return head + text[text.find("function calls") - 12 if start < 0 else 0 :]
+    text = buf.getvalue().replace(str(ROOT) + "/", "").replace(sys.prefix + "/", "")
+    head = f"cProfile of backprop.train.fit: {task.name}, {np.dtype(dtype).name}, {epochs} epochs"
+    return head + "\n" + text.strip("\n") + "\n"
 
 
 if __name__ == "__main__":

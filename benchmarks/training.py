@@ -88,11 +88,31 @@ def large_task(
     return Task(name, X[:n], y[:n], X[n:], y[n:], (hidden, hidden), batch_size, epochs)
 
 
-def _result(task: Task, seconds: float, test_pred: np.ndarray) -> dict[str, float]:
+CPU_CLOCK = True
+"""Rate on process CPU time (right for 1 thread on a shared machine: time spent waiting
+for a core does not count) or, when False, on wall-clock time (needed for > 1 thread)."""
+
+
+class Clock:
+    """Wall-clock and process CPU time of a ``with`` block."""
+
+    def __enter__(self) -> Clock:
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.wall = time.perf_counter() - self.wall
+        self.cpu = time.process_time() - self.cpu
+
+
+def _result(task: Task, clock: Clock, test_pred: np.ndarray) -> dict[str, float]:
     samples = task.epochs * task.X_train.shape[0]
+    seconds = clock.cpu if CPU_CLOCK else clock.wall
     return {
-        "seconds": seconds,
+        "wall_seconds": clock.wall,
+        "cpu_seconds": clock.cpu,
         "samples_per_s": samples / seconds,
+        "samples_per_wall_s": samples / clock.wall,
         "gflops": task.epochs * task.flops_per_epoch() / seconds / 1e9,
         "test_accuracy": float(np.mean(test_pred == task.y_test)),
     }
@@ -115,20 +135,19 @@ def run_backprop(task: Task, seed: int, lib: Any = bp) -> dict[str, float]:
             layers.append(lib.nn.ReLU())
     model = lib.nn.Sequential(*layers)
     opt = lib.optim.Adam(model.parameters(), lr=LR, betas=BETAS, eps=EPS)
-    t0 = time.perf_counter()
-    lib.train.fit(
-        model,
-        lib.losses.softmax_cross_entropy,
-        opt,
-        task.X_train,
-        task.y_train,
-        epochs=task.epochs,
-        batch_size=task.batch_size,
-        rng=rng,
-    )
-    seconds = time.perf_counter() - t0
+    with Clock() as clock:
+        lib.train.fit(
+            model,
+            lib.losses.softmax_cross_entropy,
+            opt,
+            task.X_train,
+            task.y_train,
+            epochs=task.epochs,
+            batch_size=task.batch_size,
+            rng=rng,
+        )
     pred = np.argmax(lib.train.predict(model, task.X_test), axis=1)
-    return _result(task, seconds, pred)
+    return _result(task, clock, pred)
 
 
 def _linear(lib: Any, a: int, b: int, rng: np.random.Generator, dtype: np.dtype) -> Any:
@@ -165,11 +184,10 @@ def run_sklearn(task: Task, seed: int) -> dict[str, float]:
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        t0 = time.perf_counter()
-        clf.fit(task.X_train, task.y_train)
-        seconds = time.perf_counter() - t0
+        with Clock() as clock:
+            clf.fit(task.X_train, task.y_train)
     assert clf.n_iter_ == task.epochs, clf.n_iter_
-    return _result(task, seconds, clf.predict(task.X_test))
+    return _result(task, clock, clf.predict(task.X_test))
 
 
 def run_torch(task: Task, seed: int) -> dict[str, float]:
@@ -190,19 +208,18 @@ def run_torch(task: Task, seed: int) -> dict[str, float]:
     X = torch.from_numpy(task.X_train)
     y = torch.from_numpy(task.y_train)
     n, bs = X.shape[0], task.batch_size
-    t0 = time.perf_counter()
-    for _ in range(task.epochs):
-        order = torch.randperm(n)
-        for start in range(0, n, bs):
-            idx = order[start : start + bs]
-            opt.zero_grad()
-            loss = loss_fn(model(X[idx]), y[idx])
-            loss.backward()
-            opt.step()
-    seconds = time.perf_counter() - t0
+    with Clock() as clock:
+        for _ in range(task.epochs):
+            order = torch.randperm(n)
+            for start in range(0, n, bs):
+                idx = order[start : start + bs]
+                opt.zero_grad()
+                loss = loss_fn(model(X[idx]), y[idx])
+                loss.backward()
+                opt.step()
     with torch.no_grad():
         pred = model(torch.from_numpy(task.X_test)).argmax(dim=1).numpy()
-    return _result(task, seconds, pred)
+    return _result(task, clock, pred)
 
 
 def run_numpy(task: Task, seed: int) -> dict[str, float]:
@@ -222,42 +239,41 @@ def run_numpy(task: Task, seed: int) -> dict[str, float]:
     n, bsz = X.shape[0], task.batch_size
     b1, b2 = BETAS
     t = 0
-    t0 = time.perf_counter()
-    for _ in range(task.epochs):
-        order = rng.permutation(n)
-        for start in range(0, n, bsz):
-            idx = order[start : start + bsz]
-            xb, yb = X[idx], y[idx]
-            acts = [xb]
-            for i, (W, b) in enumerate(zip(Ws, bs_, strict=True)):
-                z = acts[-1] @ W + b
-                acts.append(np.maximum(z, 0) if i < len(Ws) - 1 else z)
-            z = acts[-1]
-            e = np.exp(z - z.max(axis=1, keepdims=True))
-            g = e / e.sum(axis=1, keepdims=True)
-            g[np.arange(len(yb)), yb] -= 1
-            g /= len(yb)
-            grads_W, grads_b = [None] * len(Ws), [None] * len(Ws)
-            for i in range(len(Ws) - 1, -1, -1):
-                grads_W[i] = acts[i].T @ g
-                grads_b[i] = g.sum(axis=0)
-                if i:
-                    g = (g @ Ws[i].T) * (acts[i] > 0)
-            t += 1
-            c1, c2 = 1 - b1**t, 1 - b2**t
-            for p, gp, mp, vp in zip(params, grads_W + grads_b, m, v, strict=True):
-                mp *= b1
-                mp += (1 - b1) * gp
-                vp *= b2
-                vp += (1 - b2) * gp * gp
-                p -= (LR / c1) * mp / (np.sqrt(vp / c2) + EPS)
-    seconds = time.perf_counter() - t0
+    with Clock() as clock:
+        for _ in range(task.epochs):
+            order = rng.permutation(n)
+            for start in range(0, n, bsz):
+                idx = order[start : start + bsz]
+                xb, yb = X[idx], y[idx]
+                acts = [xb]
+                for i, (W, b) in enumerate(zip(Ws, bs_, strict=True)):
+                    z = acts[-1] @ W + b
+                    acts.append(np.maximum(z, 0) if i < len(Ws) - 1 else z)
+                z = acts[-1]
+                e = np.exp(z - z.max(axis=1, keepdims=True))
+                g = e / e.sum(axis=1, keepdims=True)
+                g[np.arange(len(yb)), yb] -= 1
+                g /= len(yb)
+                grads_W, grads_b = [None] * len(Ws), [None] * len(Ws)
+                for i in range(len(Ws) - 1, -1, -1):
+                    grads_W[i] = acts[i].T @ g
+                    grads_b[i] = g.sum(axis=0)
+                    if i:
+                        g = (g @ Ws[i].T) * (acts[i] > 0)
+                t += 1
+                c1, c2 = 1 - b1**t, 1 - b2**t
+                for p, gp, mp, vp in zip(params, grads_W + grads_b, m, v, strict=True):
+                    mp *= b1
+                    mp += (1 - b1) * gp
+                    vp *= b2
+                    vp += (1 - b2) * gp * gp
+                    p -= (LR / c1) * mp / (np.sqrt(vp / c2) + EPS)
     h = task.X_test
     for i, (W, b) in enumerate(zip(Ws, bs_, strict=True)):
         h = h @ W + b
         if i < len(Ws) - 1:
             h = np.maximum(h, 0)
-    return _result(task, seconds, np.argmax(h, axis=1))
+    return _result(task, clock, np.argmax(h, axis=1))
 
 
 RUNNERS = {

@@ -793,8 +793,7 @@ def grad_norm(params: Iterable[ParameterLike]) -> float:
         params: Parameters of any shapes; returns a float.
     """
     plist = _as_param_list(params, "grad_norm")
-    # vdot(g, g) = sum_i g_i**2 in one pass, without the temporary array of g * g
-    return float(math.sqrt(sum(float(np.vdot(p.grad, p.grad)) for p in plist)))
+    return float(math.sqrt(sum(float(np.sum(p.grad * p.grad)) for p in plist)))
 
 
 def clip_grad_norm(params: Iterable[ParameterLike], max_norm: float) -> float:
