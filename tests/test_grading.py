@@ -172,3 +172,37 @@ def test_check_shape_and_off_by_one() -> None:
 def test_check_scalar_problem_specific_hint() -> None:
     with pytest.raises(Feedback, match="LARGEST eigenvalue"):
         grading.check_scalar(2.0, 2 / 25, "lr_max", hints={25.0: "use the LARGEST eigenvalue"})
+
+
+def test_check_known_mistakes() -> None:
+    no_mask = 3 * EXPECTED + 1
+    grading.check_known_mistakes(EXPECTED, EXPECTED, "dW1", {"lacks the mask": no_mask})
+    with pytest.raises(Feedback, match=r"^dW1 lacks the mask$"):
+        grading.check_known_mistakes(no_mask, EXPECTED, "dW1", {"lacks the mask": no_mask})
+    with pytest.raises(Feedback, match="missing 1/N"):  # otherwise: the usual diagnosis
+        grading.check_known_mistakes(
+            4 * EXPECTED, EXPECTED, "dW1", {"lacks the mask": no_mask}, batch_size=4
+        )
+    with pytest.raises(Feedback, match="should be a NumPy array"):
+        grading.check_known_mistakes("x", EXPECTED, "dW1", {"lacks the mask": no_mask})
+
+
+def test_check_sample_std() -> None:
+    rng = np.random.default_rng(1)
+    sample = rng.normal(0.0, 0.2, size=(300, 200))
+    grading.check_sample_std(sample, 0.2, "W")
+    with pytest.raises(Feedback, match=r"standard deviation 0\.00995.*0\.0498 x .* source"):
+        grading.check_sample_std(sample / 20, 0.2, "W", hints={0.05: "the source's 0.01"})
+    with pytest.raises(Feedback, match=r"0\.704 x the expected value\. Xavier"):
+        grading.check_sample_std(sample / np.sqrt(2), 0.2, "W", hints={2**-0.5: "Xavier"})
+    with pytest.raises(Feedback, match=r"1\.1 x the expected value\.$"):
+        grading.check_sample_std(1.1 * sample, 0.2, "W", hints={2**-0.5: "Xavier"})
+    with pytest.raises(Feedback, match="are the draws centred"):
+        grading.check_sample_std(sample + 0.2, 0.2, "W")
+    grading.check_sample_std(sample + 0.2, 0.2, "W", mean=0.2)
+    with pytest.raises(Feedback, match="NaN"):
+        grading.check_sample_std(np.full(10, np.nan), 0.2, "W")
+    # a correct answer passes for (practically) every seed
+    for seed in range(200):
+        draws = np.random.default_rng(seed).normal(0.0, 3.0, size=500)
+        grading.check_sample_std(draws, 3.0, "W")

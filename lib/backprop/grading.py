@@ -19,6 +19,7 @@ Typical use in a test::
 from __future__ import annotations
 
 import copy
+import math
 import signal
 import threading
 from collections.abc import Callable, Sequence
@@ -388,3 +389,89 @@ def check_accumulates(first: np.ndarray, second: np.ndarray, name: str) -> None:
             "Gradients add up until zero_grad() (use `+=`, not `=`)."
         )
     check_array(second, 2 * np.asarray(first), f"{name} after two backward passes")
+
+
+def check_known_mistakes(
+    got: object,
+    expected: np.ndarray,
+    name: str,
+    mistakes: dict[str, np.ndarray],
+    *,
+    batch_size: int | None = None,
+    rtol: float = 1e-6,
+    atol: float = 1e-9,
+    hints: dict[float, str] | None = None,
+) -> None:
+    """Like :func:`check_array`, but first recognise problem-specific wrong answers.
+
+    ``mistakes`` maps a message to the array that one specific mistake produces (computed
+    by the test, e.g. a gradient without the ReLU mask, or Adam without bias correction).
+    If ``got`` is wrong and equals one of them, the message is ``"{name} {message}"``;
+    otherwise the diagnosis is that of :func:`check_array`.
+    """
+    message = diagnose(
+        got, expected, name, batch_size=batch_size, rtol=rtol, atol=atol, hints=hints
+    )
+    if message is None:
+        return
+    try:
+        arr = np.asarray(got, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise Feedback(message) from None
+    for text, wrong in mistakes.items():
+        wrong = np.asarray(wrong, dtype=np.float64)
+        if arr.shape == wrong.shape and np.allclose(arr, wrong, rtol=rtol, atol=atol):
+            raise Feedback(f"{name} {text}")
+    raise Feedback(message)
+
+
+def check_sample_std(
+    sample: object,
+    expected_std: float,
+    name: str,
+    *,
+    mean: float | None = 0.0,
+    n_sigma: float = 5.0,
+    hints: dict[float, str] | None = None,
+) -> None:
+    """Check the standard deviation (and mean) of random draws, within their sampling error.
+
+    For ``n`` independent normal draws the sample standard deviation has a standard error of
+    about ``expected_std / sqrt(2 (n - 1))`` and the mean one of ``expected_std / sqrt(n)``;
+    the check allows ``n_sigma`` of them, so a correct answer fails with negligible
+    probability. A wrong one gets the measured and the expected value, and ``hints`` maps
+    a ratio measured/expected to a message, e.g. ``{1 / math.sqrt(2): "that is Xavier's"}``.
+
+    Shapes:
+        sample: any shape (all entries are draws of one distribution).
+    """
+    arr = _as_float_array(sample, name)
+    n = arr.size
+    if n < 2:
+        raise Feedback(f"{name} should hold many random numbers, got {n}.")
+    if not np.all(np.isfinite(arr)):
+        raise Feedback(f"{name} contains NaN or inf.")
+    measured = float(arr.std())
+
+    def tolerance(std: float) -> float:
+        return n_sigma * abs(std) / math.sqrt(2 * (n - 1))
+
+    if abs(measured - expected_std) > tolerance(expected_std):
+        ratio = measured / expected_std
+        base = (
+            f"the entries of {name} have standard deviation {measured:.4g}, expected "
+            f"{expected_std:.4g} (+/- {tolerance(expected_std):.2g} for {n} draws): "
+            f"{ratio:.3g} x the expected value."
+        )
+        for factor, hint in (hints or {}).items():
+            if abs(measured - factor * expected_std) <= tolerance(factor * expected_std):
+                raise Feedback(f"{base} {hint}")
+        raise Feedback(base)
+    if mean is not None:
+        tol_mean = n_sigma * expected_std / math.sqrt(n)
+        measured_mean = float(arr.mean())
+        if abs(measured_mean - mean) > tol_mean:
+            raise Feedback(
+                f"the entries of {name} have mean {measured_mean:.4g}, expected {mean:g} "
+                f"(+/- {tol_mean:.2g} for {n} draws): are the draws centred?"
+            )
