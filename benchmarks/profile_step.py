@@ -31,4 +31,7 @@ def profile_fit(dtype: type = np.float64, epochs: int = 30, top: int = 15) -> st
 
 
 if __name__ == "__main__":
-    print(profile_fit())
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):  # as in run.py's default
+        print(profile_fit())
