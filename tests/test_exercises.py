@@ -71,9 +71,9 @@ def test_student_notebook_has_no_solutions(name: str) -> None:
     assert "SOLUTION" not in text
     answers = [c for c in nb.cells if "otter_answer_cell" in c.metadata.get("tags", [])]
     assert answers and all("..." in c.source for c in answers)
-    assert "hidden" not in json.dumps(nb.metadata.get("otter", {}).get("tests", {})).replace(
-        "hidden=False", ""
-    ), "hidden tests leaked into the student notebook"
+    public_tests = json.dumps(nb.metadata.get("otter", {}).get("tests", {}))
+    assert "hidden=True" not in public_tests, "hidden tests leaked into the student notebook"
+    assert "hidden=False" in public_tests, "the student notebook has no public tests"
 
 
 @pytest.mark.parametrize("name", NAMES)
