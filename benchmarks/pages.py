@@ -68,12 +68,21 @@ def build_if_stale(root: Path, nbs: list[Path]) -> str:
     return f"{status} in {took:.0f} s"
 
 
-def execute(nb_path: Path, timeout: int = 600) -> tuple[float | None, str]:
-    """Run a notebook top to bottom in a fresh kernel; (seconds, "ok" or the error)."""
+_CPU_CELL = (
+    "import resource as _r; _u = _r.getrusage(_r.RUSAGE_SELF); print(_u.ru_utime + _u.ru_stime)"
+)
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def execute(nb_path: Path, timeout: int = 600) -> tuple[float | None, float | None, str]:
+    """Run a notebook top to bottom in a fresh kernel: (wall s, kernel CPU s, "ok" or error)."""
     import nbformat
     from nbclient import NotebookClient
 
     nb = nbformat.read(nb_path, as_version=4)
+    # a last cell reports the kernel's CPU time (user + system, all threads): unlike the
+    # wall time it does not grow while the kernel waits for a core on a busy machine
+    nb.cells.append(nbformat.v4.new_code_cell(_CPU_CELL))
     client = NotebookClient(
         nb,
         timeout=timeout,
@@ -85,9 +94,15 @@ def execute(nb_path: Path, timeout: int = 600) -> tuple[float | None, str]:
         try:
             client.execute()
         except Exception as exc:  # report, do not stop the whole table
-            msg = str(exc).strip().splitlines()
-            return time.perf_counter() - t0, "error: " + (msg[-1] if msg else type(exc).__name__)
-        return time.perf_counter() - t0, "ok"
+            msg = _ANSI.sub("", str(exc)).strip().splitlines()
+            err = "error: " + (msg[-1] if msg else type(exc).__name__)
+            return time.perf_counter() - t0, None, err
+        wall = time.perf_counter() - t0
+    try:
+        cpu = float(nb.cells[-1].outputs[0]["text"])
+    except (IndexError, KeyError, ValueError):
+        cpu = None
+    return wall, cpu, "ok"
 
 
 def page_weight(html_file: Path, html_root: Path) -> tuple[int, int]:
@@ -113,9 +128,14 @@ def page_table(root: Path, build: bool = True) -> tuple[str, list[dict[str, obje
     for nb in nbs:
         rel = nb.relative_to(root)
         print(f"  executing {rel} ...", flush=True)
-        seconds, status = execute(nb)
+        seconds, cpu, status = execute(nb)
         page = html_root / rel.with_suffix(".html")
-        row: dict[str, object] = {"page": str(rel), "seconds": seconds, "status": status}
+        row: dict[str, object] = {
+            "page": str(rel),
+            "seconds": seconds,
+            "kernel_cpu_seconds": cpu,
+            "status": status,
+        }
         if page.exists():
             seen.add(page)
             row["html_bytes"], row["page_bytes"] = page_weight(page, html_root)
@@ -123,36 +143,44 @@ def page_table(root: Path, build: bool = True) -> tuple[str, list[dict[str, obje
     if html_root.exists():  # markdown pages (intro, appendix): size only
         for page in sorted(html_root.rglob("*.html")):
             parts = page.relative_to(html_root).parts
-            if page in seen or page.name in _SKIP_HTML or parts[0].startswith("_"):
+            if page in seen or page.name in _SKIP_HTML or parts[0][0] in "_.":
                 continue
             rel = page.relative_to(html_root).with_suffix("")
             row = {"page": str(rel), "seconds": None, "status": "markdown page"}
             row["html_bytes"], row["page_bytes"] = page_weight(page, html_root)
             rows.append(row)
+    load = os.getloadavg()
     lines = [
         f"## Pages: execution time and size (limits {TIME_LIMIT_S:.0f} s, "
         f"{SIZE_LIMIT_B / 1e6:.0f} MB)",
         "",
         f"Notebooks executed one after another in a fresh `python3` kernel with nbclient "
-        f"(no thread pinning); sizes from `_build/html` (book: {build_status}). "
-        "*Page* = HTML + the `_images/` it references.",
+        f"(no thread pinning; load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} on "
+        f"{os.cpu_count()} cores when the table was made); *kernel CPU* is the kernel process's "
+        "CPU time, which does not grow while it waits for a core. Sizes from `_build/html` "
+        f"(book: {build_status}); *page* = HTML + the `_images/` it references; *not built*: "
+        "the notebook is not in `_toc.yml` yet (or its build failed).",
         "",
-        "| page | execution | HTML | page | within limits |",
-        "| --- | ---: | ---: | ---: | :---: |",
+        "| page | execution (wall) | kernel CPU | HTML | page | within limits |",
+        "| --- | ---: | ---: | ---: | ---: | :---: |",
     ]
     for r in rows:
         t = r["seconds"]
         t_txt = "-" if t is None else f"{t:.1f} s"
+        cpu = r.get("kernel_cpu_seconds")
+        cpu_txt = "-" if cpu is None else f"{cpu:.1f} s"
         if r["status"] not in ("ok", "markdown page"):
             t_txt += f" ({r['status']})"
         if "page_bytes" in r:
             html_txt = f"{r['html_bytes'] / 1e6:.2f} MB"
             page_txt = f"{r['page_bytes'] / 1e6:.2f} MB"
         else:
-            html_txt = page_txt = "not built (not in `_toc.yml` or build failed)"
+            html_txt, page_txt = "not built", "-"
         ok_time = t is None or (t < TIME_LIMIT_S and r["status"] == "ok")
         ok_size = "page_bytes" in r and r["page_bytes"] < SIZE_LIMIT_B
         verdict = "yes" if ok_time and ok_size else ("size unknown" if ok_time else "NO")
         r["within_limits"] = verdict
-        lines.append(f"| `{r['page']}` | {t_txt} | {html_txt} | {page_txt} | {verdict} |")
+        lines.append(
+            f"| `{r['page']}` | {t_txt} | {cpu_txt} | {html_txt} | {page_txt} | {verdict} |"
+        )
     return "\n".join(lines) + "\n", rows

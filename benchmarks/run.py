@@ -34,6 +34,7 @@ def _parse() -> argparse.Namespace:
         help="also time the library as of this git revision (before/after in one run)",
     )
     ap.add_argument("--skip-pages", action="store_true", help="no notebook/page table")
+    ap.add_argument("--only-pages", action="store_true", help="only the notebook/page table")
     ap.add_argument("--skip-build", action="store_true", help="never build the book")
     ap.add_argument("--quick", action="store_true", help="2 rounds, 5 epochs (smoke test)")
     ap.add_argument("--out", type=Path, default=HERE / "results")
@@ -58,6 +59,7 @@ from threadpoolctl import threadpool_info, threadpool_limits  # noqa: E402
 sys.path.insert(0, str(HERE))
 import pages  # noqa: E402
 import training as T  # noqa: E402
+from report import summary_table  # noqa: E402
 from stats import fmt_spread, summary  # noqa: E402
 
 
@@ -199,6 +201,8 @@ def main() -> None:
         runners["backprop before (" + args.baseline + ")"] = lambda task, seed: T.run_backprop(
             task, seed, lib=base
         )
+    if args.only_pages:
+        return run_pages(args)
     with threadpool_limits(limits=args.threads):
         env = {
             "threads": args.threads,
@@ -251,17 +255,25 @@ def main() -> None:
     md = "## Training throughput\n\n" + header + "\n\n" + "\n\n".join(sections) + "\n"
     (args.out / "training.md").write_text(md)
     (args.out / "training.json").write_text(json.dumps(results, indent=1, default=str))
+    summary = summary_table(results)
+    (args.out / "summary.md").write_text(summary)
     print()
     print(md)
     print("Profile of backprop.train.fit (digits, float64):")
     print("\n".join(prof.splitlines()[:30]))
-
+    print()
+    print("Summary (README):")
+    print(summary)
     if not args.skip_pages:
-        table, rows = pages.page_table(ROOT, build=not args.skip_build)
-        (args.out / "pages.md").write_text(table)
-        (args.out / "pages.json").write_text(json.dumps(rows, indent=1))
-        print()
-        print(table)
+        run_pages(args)
+
+
+def run_pages(args: argparse.Namespace) -> None:
+    table, rows = pages.page_table(ROOT, build=not args.skip_build)
+    (args.out / "pages.md").write_text(table)
+    (args.out / "pages.json").write_text(json.dumps(rows, indent=1))
+    print()
+    print(table)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,48 @@
+"""The short summary table (README "Performance") from ``results/training.json``.
+
+``python benchmarks/report.py`` prints it again from the last saved run.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+TARGETS = {"scikit-learn": 1.0, "PyTorch": 0.8}
+MATMUL_TARGET = 0.5
+
+
+def summary_table(results: dict) -> str:
+    """One row per (network, dtype): backprop's throughput, its ratios to the peers, and
+    the fraction of the matmul limit, each ``median [min-max]`` over the rounds."""
+    lines = [
+        "| network, dtype | backprop samples/s | backprop / scikit-learn | backprop / PyTorch "
+        "| fraction of matmul limit | test accuracy (backprop, sklearn, torch) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for label, res in results.items():
+        if label == "environment":
+            continue
+        rows = res["rows"]
+        bp = rows["backprop"]
+
+        def cell(s: dict, spec: str) -> str:
+            return f"{s['median']:{spec}} [{s['min']:{spec}}-{s['max']:{spec}}]"
+
+        acc = ", ".join(
+            f"{rows[n]['test_accuracy']['median']:.1%}"
+            for n in ("backprop", "scikit-learn", "PyTorch")
+        )
+        lines.append(
+            f"| {label} | {cell(bp['samples_per_s'], ',.0f')} | "
+            f"{cell(rows['scikit-learn']['ref_over_this'], '.2f')} | "
+            f"{cell(rows['PyTorch']['ref_over_this'], '.2f')} | "
+            f"{cell(bp['fraction_of_matmul'], '.0%')} | {acc} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    path = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).parent / "results"
+    print(summary_table(json.loads((path / "training.json").read_text())))
