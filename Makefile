@@ -6,6 +6,13 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 JB_FLAGS := -n -W --keep-going
 
+# One BLAS thread per process: the test suite runs two workers on two cores, and the
+# course's small matrices gain nothing from threads (multi-threaded OpenBLAS under
+# contention was measured 10-30x slower; see benchmarks/results).
+export OPENBLAS_NUM_THREADS ?= 1
+export OMP_NUM_THREADS ?= 1
+export MKL_NUM_THREADS ?= 1
+
 .PHONY: book test lint exercises grade bench clean venv
 
 venv: $(STAMP)
