@@ -67,6 +67,8 @@ def test_library_has_no_global_seeding() -> None:
     offenders = [
         str(p.relative_to(ROOT))
         for p in (ROOT / "lib" / "backprop").glob("*.py")
-        if re.search(r"np\.random\.(seed|rand|randn|randint|normal|uniform|choice)\(", p.read_text())
+        if re.search(
+            r"np\.random\.(seed|rand|randn|randint|normal|uniform|choice)\(", p.read_text()
+        )
     ]
     assert not offenders, f"global NumPy random state used in {offenders}"
