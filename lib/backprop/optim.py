@@ -29,7 +29,7 @@ Typical use::
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 import numpy as np
@@ -394,8 +394,8 @@ def _as_param_list(params: object, who: str) -> list[ParameterLike]:
 class Optimizer:
     """Base class: holds the parameters and one state dict per parameter.
 
-    Subclasses set ``self.lr`` and implement :meth:`update`, which calls a pure
-    ``*_update`` function. :meth:`step` writes the result into ``p.data`` in place, so
+    Subclasses set ``self.lr``, name their pure ``*_update`` function in ``_rule`` and list
+    its keyword hyper-parameters in :meth:`_hparams`; :meth:`update` calls the rule. :meth:`step` writes the result into ``p.data`` in place, so
     arrays shared with the model stay the same objects.
 
     Shapes:
@@ -408,9 +408,13 @@ class Optimizer:
         self.params: list[ParameterLike] = _as_param_list(params, type(self).__name__)
         self.state: list[State] = [{} for _ in self.params]
 
+    #: The pure update rule (``sgd_update``, ``adam_update``, ...) that subclasses use.
+    _rule: Callable[..., tuple[np.ndarray, State]]
+
     def update(self, w: np.ndarray, dw: np.ndarray, state: State) -> tuple[np.ndarray, State]:
-        """Return ``(w_new, state_new)`` for one parameter (implemented by subclasses)."""
-        raise NotImplementedError
+        """Return ``(w_new, state_new)`` for one parameter: the pure rule with this
+        optimizer's learning rate and hyper-parameters (:meth:`_hparams`)."""
+        return type(self)._rule(w, dw, state, lr=self.lr, **self._hparams())
 
     def step(self) -> None:
         """Apply one update to every parameter: ``p.data <- update(p.data, p.grad, state)``."""
@@ -441,6 +445,8 @@ class SGD(Optimizer):
         params: list of Parameters of any shapes.
     """
 
+    _rule = staticmethod(sgd_update)
+
     def __init__(
         self,
         params: Iterable[ParameterLike],
@@ -455,19 +461,6 @@ class SGD(Optimizer):
         super().__init__(params)
         self.lr, self.momentum, self.dampening = float(lr), float(momentum), float(dampening)
         self.nesterov, self.weight_decay = bool(nesterov), float(weight_decay)
-
-    def update(self, w: np.ndarray, dw: np.ndarray, state: State) -> tuple[np.ndarray, State]:
-        """Call :func:`sgd_update` with this optimizer's hyper-parameters."""
-        return sgd_update(
-            w,
-            dw,
-            state,
-            lr=self.lr,
-            momentum=self.momentum,
-            dampening=self.dampening,
-            nesterov=self.nesterov,
-            weight_decay=self.weight_decay,
-        )
 
     def _hparams(self) -> dict[str, Any]:
         return {
@@ -485,6 +478,8 @@ class AdaGrad(Optimizer):
         params: list of Parameters of any shapes.
     """
 
+    _rule = staticmethod(adagrad_update)
+
     def __init__(
         self,
         params: Iterable[ParameterLike],
@@ -498,12 +493,6 @@ class AdaGrad(Optimizer):
         super().__init__(params)
         self.lr, self.eps, self.weight_decay = float(lr), float(eps), float(weight_decay)
 
-    def update(self, w: np.ndarray, dw: np.ndarray, state: State) -> tuple[np.ndarray, State]:
-        """Call :func:`adagrad_update` with this optimizer's hyper-parameters."""
-        return adagrad_update(
-            w, dw, state, lr=self.lr, eps=self.eps, weight_decay=self.weight_decay
-        )
-
     def _hparams(self) -> dict[str, Any]:
         return {"eps": self.eps, "weight_decay": self.weight_decay}
 
@@ -514,6 +503,8 @@ class RMSprop(Optimizer):
     Shapes:
         params: list of Parameters of any shapes.
     """
+
+    _rule = staticmethod(rmsprop_update)
 
     def __init__(
         self,
@@ -533,19 +524,6 @@ class RMSprop(Optimizer):
         self.lr, self.alpha, self.eps = float(lr), float(alpha), float(eps)
         self.momentum, self.weight_decay = float(momentum), float(weight_decay)
 
-    def update(self, w: np.ndarray, dw: np.ndarray, state: State) -> tuple[np.ndarray, State]:
-        """Call :func:`rmsprop_update` with this optimizer's hyper-parameters."""
-        return rmsprop_update(
-            w,
-            dw,
-            state,
-            lr=self.lr,
-            alpha=self.alpha,
-            eps=self.eps,
-            momentum=self.momentum,
-            weight_decay=self.weight_decay,
-        )
-
     def _hparams(self) -> dict[str, Any]:
         return {
             "alpha": self.alpha,
@@ -564,6 +542,8 @@ class Adam(Optimizer):
     Shapes:
         params: list of Parameters of any shapes.
     """
+
+    _rule = staticmethod(adam_update)
 
     decoupled = False
 
@@ -635,21 +615,13 @@ class Adam(Optimizer):
             )
             self.state[i] = {"step": t, "exp_avg": m_out, "exp_avg_sq": v_out}
 
-    def update(self, w: np.ndarray, dw: np.ndarray, state: State) -> tuple[np.ndarray, State]:
-        """Call :func:`adam_update` with this optimizer's hyper-parameters."""
-        return adam_update(
-            w,
-            dw,
-            state,
-            lr=self.lr,
-            betas=self.betas,
-            eps=self.eps,
-            weight_decay=self.weight_decay,
-            decoupled=self.decoupled,
-        )
-
     def _hparams(self) -> dict[str, Any]:
-        return {"betas": self.betas, "eps": self.eps, "weight_decay": self.weight_decay}
+        return {
+            "betas": self.betas,
+            "eps": self.eps,
+            "weight_decay": self.weight_decay,
+            "decoupled": self.decoupled,
+        }
 
 
 class AdamW(Adam):
