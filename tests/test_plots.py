@@ -36,6 +36,7 @@ class FakeHistory:
     train_accuracy: list[float] = field(default_factory=list)
     val_accuracy: list[float] = field(default_factory=list)
     best_epoch: int | None = None
+    restored_best: bool = False
 
 
 @pytest.fixture(autouse=True)
@@ -131,7 +132,10 @@ def test_plot_learning_curves_train_and_val():
     )
     ax = plots.plot_learning_curves(h)
     labels = [line.get_label() for line in ax.lines]
-    assert labels == ["train", "validation", "best epoch"]
+    assert labels == ["train", "validation", "lowest validation loss"]
+    h.restored_best = True  # fit restored that epoch's weights (early stopping)
+    labels = [line.get_label() for line in plots.plot_learning_curves(h).lines]
+    assert labels[-1] == "best epoch (weights restored)"
     np.testing.assert_allclose(ax.lines[0].get_xdata(), [1, 2, 3])
     assert ax.lines[1].get_linestyle() == "--"
     assert ax.get_xlabel() == "epoch" and ax.get_ylabel() == "loss"

@@ -91,6 +91,7 @@ def test_early_stopping_restores_best_weights(restore_best: bool) -> None:
     assert hist.val_loss[hist.best_epoch] == best
     assert hist.val_loss[-1] > best * 1.05  # validation loss really rose
     now = train.evaluate(model, CE, X_val, y_val)["loss"]
+    assert hist.restored_best is restore_best
     if restore_best:
         assert now == pytest.approx(best, rel=1e-12)
     else:

@@ -350,7 +350,8 @@ def plot_learning_curves(
     ``metric`` is ``"loss"`` or ``"accuracy"``; the fields read are ``train_<metric>``
     and ``val_<metric>``. A run without validation data (empty or ``None`` ``val_*``)
     draws the training curve only. If ``history.best_epoch`` is set, a dotted vertical
-    line marks it. ``history`` may also be a dict with the same keys. ``label``
+    line marks it, labelled "best epoch (weights restored)" when ``fit`` restored that
+    epoch's weights and "lowest validation loss" otherwise. ``history`` may also be a dict with the same keys. ``label``
     prefixes the legend entries so several runs can share one Axes.
 
     Shapes:
@@ -378,7 +379,13 @@ def plot_learning_curves(
         best = getattr(history, "best_epoch", None)
     if best is not None and best >= 0 and val.size:
         # best_epoch is 0-based (an index into the per-epoch lists); epochs are plotted from 1.
-        ax.axvline(best + 1, color="0.4", linestyle=":", linewidth=1.2, label="best epoch")
+        restored = (
+            history.get("restored_best", False)
+            if isinstance(history, Mapping)
+            else getattr(history, "restored_best", False)
+        )
+        what = "best epoch (weights restored)" if restored else "lowest validation loss"
+        ax.axvline(best + 1, color="0.4", linestyle=":", linewidth=1.2, label=what)
     if log:
         ax.set_yscale("log")
     ax.set_xlabel("epoch")

@@ -44,8 +44,9 @@ class History:
     ``val_loss``/``val_accuracy`` are computed in eval mode at the end of the epoch.
     ``lr`` is the learning rate used during the epoch, ``grad_norm`` the mean total
     gradient norm per step (before clipping). ``best_epoch`` is the 0-based index of the
-    lowest validation loss (``None`` without validation data), ``steps`` the number of
-    optimizer steps taken.
+    lowest validation loss (``None`` without validation data), ``restored_best`` whether
+    the model's weights were reset to that epoch's (early stopping with ``restore_best``),
+    ``steps`` the number of optimizer steps taken.
 
     Shapes:
         every list has one float per completed epoch (accuracy lists stay empty when the
@@ -59,6 +60,7 @@ class History:
     lr: list[float] = field(default_factory=list)
     grad_norm: list[float] = field(default_factory=list)
     best_epoch: int | None = None
+    restored_best: bool = False
     stopped_early: bool = False
     steps: int = 0
 
@@ -375,4 +377,5 @@ def fit(
 
     if best_state is not None:
         model.load_state_dict(best_state)
+        history.restored_best = True
     return history
