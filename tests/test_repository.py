@@ -72,3 +72,23 @@ def test_library_has_no_global_seeding() -> None:
         )
     ]
     assert not offenders, f"global NumPy random state used in {offenders}"
+
+
+def _markdown_sources() -> list[tuple[str, str]]:
+    texts = [(str(p.relative_to(ROOT)), p.read_text()) for p in ROOT.glob("*.md")]
+    texts += [
+        (str(p.relative_to(ROOT)), p.read_text())
+        for folder in ("appendix", "chapters", "exercises")
+        for p in (ROOT / folder).rglob("*.md")
+    ]
+    for path in NOTEBOOKS:
+        nb = json.loads(path.read_text(encoding="utf-8"))
+        md = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+        texts.append((str(path.relative_to(ROOT)), md))
+    return texts
+
+
+def test_no_escaped_underscore_inside_text_in_math() -> None:
+    r"""MathJax prints ``\text{fan\_in}`` with a visible backslash; write ``\text{fan}_{\text{in}}``."""
+    bad = [name for name, text in _markdown_sources() if re.search(r"\\text\{[^}]*\\_", text)]
+    assert not bad, f"\\text{{...\\_...}} in {bad}"
