@@ -39,8 +39,12 @@ def original_thread_env():
 
 
 def notebooks(root: Path) -> list[Path]:
+    """Every notebook the book executes (chapters and appendix; exercises are not run)."""
     return sorted(
-        p for p in (root / "chapters").rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts
+        p
+        for folder in ("chapters", "appendix")
+        for p in (root / folder).rglob("*.ipynb")
+        if ".ipynb_checkpoints" not in p.parts
     )
 
 
