@@ -149,11 +149,15 @@ def test_grading_a_folder_of_submissions_gives_one_csv(tmp_path: Path) -> None:
     for student, nb in [("ada", solution), ("ben", partial), ("cy", blank)]:
         (subs / student).mkdir(parents=True)
         nbformat.write(nb, subs / student / f"{name}.ipynb")
+    (subs / "dee").mkdir()
+    (subs / "dee" / f"{name}.ipynb").write_text("{ not a notebook")  # a broken upload
     out = tmp_path / "grades.csv"
     ex.grade(subs, out)
     rows = list(csv.DictReader(out.open()))
     total = {r["student"]: float(r["score"]) for r in rows if r["question"] == "TOTAL"}
-    most = {r["student"]: float(r["max_score"]) for r in rows if r["question"] == "TOTAL"}
+    most = {r["student"]: float(r["max_score"] or 0) for r in rows if r["question"] == "TOTAL"}
     assert total["ada"] == most["ada"] > total["ben"] > total["cy"] == 0
+    (dee,) = [r for r in rows if r["student"] == "dee"]
+    assert float(dee["score"]) == 0 and dee["note"].startswith("otter run failed")
     ben_first = [r for r in rows if r["student"] == "ben" and r["question"] == first_question]
     assert float(ben_first[0]["score"]) < float(ben_first[0]["max_score"])

@@ -148,32 +148,26 @@ def grade(submissions: Path, output: Path) -> list[dict[str, object]]:
             if notebook.stem not in known:
                 print(f"skipping {notebook}: no exercise named {notebook.stem}", file=sys.stderr)
                 continue
-            scores = grade_one(notebook, work / student_dir.name / notebook.stem)
-            for question, (score, max_score) in scores.items():
+            row = {"student": student_dir.name, "exercise": notebook.stem, "note": ""}
+            try:
+                scores = grade_one(notebook, work / student_dir.name / notebook.stem)
+            except RuntimeError as exc:
+                # One broken submission (e.g. not valid JSON) must not stop the class.
+                reason = str(exc).splitlines()[0]
+                print(f"{student_dir.name}/{notebook.name}: NOT GRADED ({reason})", file=sys.stderr)
                 rows.append(
-                    {
-                        "student": student_dir.name,
-                        "exercise": notebook.stem,
-                        "question": question,
-                        "score": score,
-                        "max_score": max_score,
-                    }
+                    {**row, "question": "TOTAL", "score": 0.0, "max_score": "", "note": reason}
                 )
+                continue
+            for question, (score, max_score) in scores.items():
+                rows.append({**row, "question": question, "score": score, "max_score": max_score})
             total = sum(s for s, _ in scores.values())
             most = sum(m for _, m in scores.values())
-            rows.append(
-                {
-                    "student": student_dir.name,
-                    "exercise": notebook.stem,
-                    "question": "TOTAL",
-                    "score": total,
-                    "max_score": most,
-                }
-            )
+            rows.append({**row, "question": "TOTAL", "score": total, "max_score": most})
             print(f"{student_dir.name}/{notebook.name}: {total:g} / {most:g}")
     with output.open("w", newline="") as fh:
         writer = csv.DictWriter(
-            fh, fieldnames=["student", "exercise", "question", "score", "max_score"]
+            fh, fieldnames=["student", "exercise", "question", "score", "max_score", "note"]
         )
         writer.writeheader()
         writer.writerows(rows)
