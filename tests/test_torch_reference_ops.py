@@ -158,6 +158,17 @@ def _copy_affine(ours: nn.Module, theirs: Any, rng: np.random.Generator) -> None
         theirs.bias.copy_(torch.tensor(ours.bias.data))
 
 
+def _forward_backward_both(ours: nn.Module, theirs: Any, x: np.ndarray, g: np.ndarray) -> None:
+    """Run one forward and backward pass (upstream gradient ``g``) through both modules and
+    compare outputs and input gradients; parameter gradients accumulate on both sides."""
+    xt = tt(x)
+    out, yt = ours(x), theirs(xt)
+    dx = ours.backward(g)
+    yt.backward(torch.tensor(g))
+    close(out, yt)
+    close(dx, xt.grad)
+
+
 def test_batchnorm1d_module_train_then_eval_matches_torch(rng: np.random.Generator) -> None:
     ours = nn.BatchNorm1d(3, momentum=0.1, eps=1e-5)
     theirs = torch.nn.BatchNorm1d(3, momentum=0.1, eps=1e-5).double()
@@ -165,13 +176,7 @@ def test_batchnorm1d_module_train_then_eval_matches_torch(rng: np.random.Generat
     for step in range(5):
         x = -1.0 + 4.0 * rng.standard_normal((10 + step, 3))
         g = rng.standard_normal(x.shape)
-        xt = tt(x)
-        out = ours(x)
-        dx = ours.backward(g)
-        yt = theirs(xt)
-        yt.backward(torch.tensor(g))
-        close(out, yt)
-        close(dx, xt.grad)
+        _forward_backward_both(ours, theirs, x, g)
     # parameter gradients summed over the five steps on both sides (no zero_grad)
     close(ours.weight.grad, theirs.weight.grad)
     close(ours.bias.grad, theirs.bias.grad)
@@ -182,13 +187,7 @@ def test_batchnorm1d_module_train_then_eval_matches_torch(rng: np.random.Generat
     ours.zero_grad()
     theirs.zero_grad()
     x, g = rng.standard_normal((6, 3)), rng.standard_normal((6, 3))
-    xt = tt(x)
-    out = ours(x)
-    dx = ours.backward(g)
-    yt = theirs(xt)
-    yt.backward(torch.tensor(g))
-    close(out, yt)
-    close(dx, xt.grad)
+    _forward_backward_both(ours, theirs, x, g)
     close(ours.weight.grad, theirs.weight.grad)
     close(ours.bias.grad, theirs.bias.grad)
     close(ours.running_mean, theirs.running_mean)  # eval mode leaves them alone
@@ -200,13 +199,7 @@ def test_layernorm_matches_torch(rng: np.random.Generator) -> None:
     _copy_affine(ours, theirs, rng)
     x = 3.0 + 2.0 * rng.standard_normal((5, 6))
     g = rng.standard_normal((5, 6))
-    xt = tt(x)
-    out = ours(x)
-    dx = ours.backward(g)
-    yt = theirs(xt)
-    yt.backward(torch.tensor(g))
-    close(out, yt)
-    close(dx, xt.grad)
+    _forward_backward_both(ours, theirs, x, g)
     close(ours.weight.grad, theirs.weight.grad)
     close(ours.bias.grad, theirs.bias.grad)
     # the functional form on a 3-D input normalises the last axis, like torch
