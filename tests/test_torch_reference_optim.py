@@ -77,54 +77,35 @@ def _ours_trajectory(make_opt, init, X, t, steps=STEPS):
     return out
 
 
+# name -> (torch's optimizer, ours, the SAME keyword arguments for both)
 CASES = {
-    "sgd": (lambda ps: torch.optim.SGD(ps, lr=0.1), lambda ps: optim.SGD(ps, lr=0.1)),
-    "sgd_momentum": (
-        lambda ps: torch.optim.SGD(ps, lr=0.05, momentum=0.9),
-        lambda ps: optim.SGD(ps, lr=0.05, momentum=0.9),
-    ),
+    "sgd": (torch.optim.SGD, optim.SGD, dict(lr=0.1)),
+    "sgd_momentum": (torch.optim.SGD, optim.SGD, dict(lr=0.05, momentum=0.9)),
     "sgd_momentum_dampening": (
-        lambda ps: torch.optim.SGD(ps, lr=0.05, momentum=0.8, dampening=0.3),
-        lambda ps: optim.SGD(ps, lr=0.05, momentum=0.8, dampening=0.3),
+        torch.optim.SGD,
+        optim.SGD,
+        dict(lr=0.05, momentum=0.8, dampening=0.3),
     ),
-    "sgd_nesterov": (
-        lambda ps: torch.optim.SGD(ps, lr=0.05, momentum=0.9, nesterov=True),
-        lambda ps: optim.SGD(ps, lr=0.05, momentum=0.9, nesterov=True),
-    ),
-    "sgd_weight_decay": (
-        lambda ps: torch.optim.SGD(ps, lr=0.1, momentum=0.5, weight_decay=0.1),
-        lambda ps: optim.SGD(ps, lr=0.1, momentum=0.5, weight_decay=0.1),
-    ),
-    "adagrad": (
-        lambda ps: torch.optim.Adagrad(ps, lr=0.1, weight_decay=0.01),
-        lambda ps: optim.AdaGrad(ps, lr=0.1, weight_decay=0.01),
-    ),
-    "rmsprop": (
-        lambda ps: torch.optim.RMSprop(ps, lr=0.01, alpha=0.9),
-        lambda ps: optim.RMSprop(ps, lr=0.01, alpha=0.9),
-    ),
+    "sgd_nesterov": (torch.optim.SGD, optim.SGD, dict(lr=0.05, momentum=0.9, nesterov=True)),
+    "sgd_weight_decay": (torch.optim.SGD, optim.SGD, dict(lr=0.1, momentum=0.5, weight_decay=0.1)),
+    "adagrad": (torch.optim.Adagrad, optim.AdaGrad, dict(lr=0.1, weight_decay=0.01)),
+    "rmsprop": (torch.optim.RMSprop, optim.RMSprop, dict(lr=0.01, alpha=0.9)),
     "rmsprop_momentum": (
-        lambda ps: torch.optim.RMSprop(ps, lr=0.005, momentum=0.9, weight_decay=0.01),
-        lambda ps: optim.RMSprop(ps, lr=0.005, momentum=0.9, weight_decay=0.01),
+        torch.optim.RMSprop,
+        optim.RMSprop,
+        dict(lr=0.005, momentum=0.9, weight_decay=0.01),
     ),
-    "adam": (
-        lambda ps: torch.optim.Adam(ps, lr=0.02, betas=(0.8, 0.99)),
-        lambda ps: optim.Adam(ps, lr=0.02, betas=(0.8, 0.99)),
-    ),
-    "adam_l2": (
-        lambda ps: torch.optim.Adam(ps, lr=0.02, weight_decay=0.1),
-        lambda ps: optim.Adam(ps, lr=0.02, weight_decay=0.1),
-    ),
-    "adamw": (
-        lambda ps: torch.optim.AdamW(ps, lr=0.02, weight_decay=0.1),
-        lambda ps: optim.AdamW(ps, lr=0.02, weight_decay=0.1),
-    ),
+    "adam": (torch.optim.Adam, optim.Adam, dict(lr=0.02, betas=(0.8, 0.99))),
+    "adam_l2": (torch.optim.Adam, optim.Adam, dict(lr=0.02, weight_decay=0.1)),
+    "adamw": (torch.optim.AdamW, optim.AdamW, dict(lr=0.02, weight_decay=0.1)),
 }
 
 
 @pytest.mark.parametrize("name", list(CASES))
 def test_trajectory_matches_torch(name: str) -> None:
-    make_torch, make_ours = CASES[name]
+    torch_cls, our_cls, kwargs = CASES[name]
+    make_torch = lambda ps: torch_cls(ps, **kwargs)
+    make_ours = lambda ps: our_cls(ps, **kwargs)
     init, X, t = _problem()
     ref = _torch_trajectory(make_torch, init, X, t)
     ours = _ours_trajectory(make_ours, init, X, t)
@@ -138,8 +119,9 @@ def test_trajectory_matches_torch(name: str) -> None:
 def test_adam_and_adamw_differ_when_weight_decay_is_set() -> None:
     """Guard against the comparison above being vacuous: L2 and decoupled decay differ."""
     init, X, t = _problem()
-    a = _ours_trajectory(CASES["adam_l2"][1], init, X, t, steps=10)
-    w = _ours_trajectory(CASES["adamw"][1], init, X, t, steps=10)
+    (_, adam, adam_kw), (_, adamw, adamw_kw) = CASES["adam_l2"], CASES["adamw"]
+    a = _ours_trajectory(lambda ps: adam(ps, **adam_kw), init, X, t, steps=10)
+    w = _ours_trajectory(lambda ps: adamw(ps, **adamw_kw), init, X, t, steps=10)
     assert np.abs(a[-1][0] - w[-1][0]).max() > 1e-4
 
 
