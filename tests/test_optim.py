@@ -4,25 +4,16 @@ from __future__ import annotations
 
 import copy
 import math
-from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
 from backprop import optim
+from backprop.nn import Parameter
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-
-@dataclass
-class P:
-    """Minimal Parameter stand-in (the optimizers only use ``.data`` and ``.grad``)."""
-
-    data: np.ndarray
-    grad: np.ndarray = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.grad = np.zeros_like(self.data)
+P = Parameter  # the optimizers use only .data and .grad
 
 
 UPDATES = {

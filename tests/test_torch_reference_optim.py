@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 import pytest
 from backprop import optim
+from backprop.nn import Parameter
 
 torch = pytest.importorskip("torch")
 
@@ -15,15 +14,7 @@ pytestmark = pytest.mark.torch
 STEPS = 50
 
 
-@dataclass
-class P:
-    """Minimal Parameter stand-in: the optimizers only need ``.data`` and ``.grad``."""
-
-    data: np.ndarray
-    grad: np.ndarray = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.grad = np.zeros_like(self.data)
+P = Parameter  # the optimizers use only .data and .grad
 
 
 def _problem() -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
