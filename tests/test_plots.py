@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import matplotlib
 
 matplotlib.use("Agg")
@@ -12,6 +10,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 from backprop import plots
+from backprop.train import History
 from matplotlib.animation import FuncAnimation
 from matplotlib.axes import Axes
 from matplotlib.colors import to_hex
@@ -27,16 +26,6 @@ def gd_path(eta: float, steps: int = 25) -> np.ndarray:
     for _ in range(steps):
         path.append(path[-1] - eta * h * path[-1])
     return np.array(path)
-
-
-@dataclass
-class FakeHistory:
-    train_loss: list[float] = field(default_factory=list)
-    val_loss: list[float] = field(default_factory=list)
-    train_accuracy: list[float] = field(default_factory=list)
-    val_accuracy: list[float] = field(default_factory=list)
-    best_epoch: int | None = None
-    restored_best: bool = False
 
 
 @pytest.fixture(autouse=True)
@@ -123,7 +112,7 @@ def test_plot_losses_log_scale():
 
 
 def test_plot_learning_curves_train_and_val():
-    h = FakeHistory(
+    h = History(
         train_loss=[1.0, 0.6, 0.4],
         val_loss=[1.1, 0.7, 0.6],
         train_accuracy=[0.5, 0.7, 0.8],
@@ -145,14 +134,14 @@ def test_plot_learning_curves_train_and_val():
 
 
 def test_plot_learning_curves_without_validation_and_dict_input():
-    ax = plots.plot_learning_curves(FakeHistory(train_loss=[1.0, 0.5]))
+    ax = plots.plot_learning_curves(History(train_loss=[1.0, 0.5]))
     assert [line.get_label() for line in ax.lines] == ["train"]
     ax2 = plots.plot_learning_curves({"train_loss": [3.0, 2.0], "val_loss": None})
     assert len(ax2.lines) == 1
     with pytest.raises(ValueError, match="no recorded"):
-        plots.plot_learning_curves(FakeHistory())
+        plots.plot_learning_curves(History())
     with pytest.raises(ValueError, match="metric"):
-        plots.plot_learning_curves(FakeHistory(train_loss=[1.0]), metric="f1")
+        plots.plot_learning_curves(History(train_loss=[1.0]), metric="f1")
 
 
 @pytest.mark.parametrize("kind", ["labels", "logits", "binary"])
