@@ -12,6 +12,7 @@ import warnings
 import numpy as np
 import pytest
 from backprop import functional as F
+from scipy import integrate, stats
 
 ACTIVATION_NAMES = [
     "sigmoid",
@@ -19,11 +20,16 @@ ACTIVATION_NAMES = [
     "relu",
     "leaky_relu",
     "elu",
+    "selu",
     "silu",
     "mish",
     "gelu",
     "softplus",
 ]
+
+# SELU's constants as torch.nn.SELU documents them (Klambauer et al. 2017).
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
 
 
 def test_activation_registry_has_exactly_the_documented_names() -> None:
@@ -65,6 +71,9 @@ def test_linear_without_bias() -> None:
         ("elu", {}, -1.0, math.exp(-1.0) - 1.0),
         ("elu", {"alpha": 2.0}, -1.0, 2.0 * (math.exp(-1.0) - 1.0)),
         ("elu", {}, 3.0, 3.0),
+        ("selu", {}, -1.0, SELU_SCALE * SELU_ALPHA * (math.exp(-1.0) - 1.0)),
+        ("selu", {}, 2.0, 2.0 * SELU_SCALE),
+        ("selu", {}, 0.0, 0.0),
         ("silu", {}, 1.0, 1 / (1 + math.exp(-1.0))),
         ("mish", {}, 1.0, math.tanh(math.log1p(math.e))),
         ("gelu", {}, 1.0, 0.5 * (1 + math.erf(1 / math.sqrt(2)))),
@@ -96,6 +105,9 @@ def test_activation_known_values(name: str, opts: dict, x: float, expected: floa
         ("leaky_relu", {"negative_slope": 0.1}, -3.0, 0.1),
         ("elu", {"alpha": 2.0}, -1.0, 2.0 * math.exp(-1.0)),
         ("elu", {}, 0.0, 1.0),
+        ("selu", {}, 0.0, SELU_SCALE * SELU_ALPHA),  # PyTorch's convention at the kink
+        ("selu", {}, -2.0, SELU_SCALE * SELU_ALPHA * math.exp(-2.0)),
+        ("selu", {}, 1.0, SELU_SCALE),
         ("silu", {}, 0.0, 0.5),
         ("mish", {}, 0.0, math.tanh(math.log(2.0))),
         ("gelu", {}, 0.0, 0.5),
@@ -109,6 +121,19 @@ def test_activation_known_derivatives(name: str, opts: dict, x: float, slope: fl
     fwd, bwd = F.ACTIVATIONS[name]
     _, cache = fwd(np.array([x]), **opts)
     assert bwd(np.array([3.0]), cache)[0] == pytest.approx(3.0 * slope, rel=1e-14)
+
+
+def test_selu_maps_a_standard_normal_to_mean_0_variance_1() -> None:
+    """The point of SELU's constants: (0, 1) is the fixed point of z ~ N(0, 1) -> selu(z)."""
+
+    def moment(k: int) -> float:
+        def integrand(z: float) -> float:
+            return F.selu_forward(np.array([z]))[0][0] ** k * stats.norm.pdf(z)
+
+        return integrate.quad(integrand, -40, 0)[0] + integrate.quad(integrand, 0, 40)[0]
+
+    assert abs(moment(1)) < 1e-9
+    assert moment(2) == pytest.approx(1.0, abs=1e-9)
 
 
 def test_sigmoid_backward_uses_the_output_not_the_input() -> None:

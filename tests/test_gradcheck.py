@@ -18,7 +18,7 @@ accidentally tiny (upstream gradients have magnitude in [0.5, 1.5]; logits are m
 no probability is near 0), because ``rel_error`` is elementwise and a near-zero entry would
 be swamped by rounding noise.
 
-Kinks (relu, leaky_relu, elu, mae, huber at |r| = delta, l1 at 0, softplus at its
+Kinks (relu, leaky_relu, elu, selu, mae, huber at |r| = delta, l1 at 0, softplus at its
 threshold): inputs are resampled so that they lie at least 1e-3 from every kink. As
 1e-3 >> h = 1e-5, both evaluation points x +- h lie on the same smooth piece (linear,
 quadratic or exponential), where the centred difference has the same O(h^2) truncation
@@ -160,7 +160,12 @@ def _linear_inputs(bias: bool) -> Callable[..., dict[str, np.ndarray]]:
     return make
 
 
-_ACT_KINKS: dict[str, tuple[float, ...]] = {"relu": (0.0,), "leaky_relu": (0.0,), "elu": (0.0,)}
+_ACT_KINKS: dict[str, tuple[float, ...]] = {
+    "relu": (0.0,),
+    "leaky_relu": (0.0,),
+    "elu": (0.0,),
+    "selu": (0.0,),
+}
 _ACT_OPTIONS: dict[str, list[dict[str, Any]]] = {
     "leaky_relu": [{}, {"negative_slope": 0.2}],
     "elu": [{}, {"alpha": 0.7}],

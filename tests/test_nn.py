@@ -101,6 +101,7 @@ def test_activation_module_classes_and_options() -> None:
         "ReLU",
         "LeakyReLU",
         "ELU",
+        "SELU",
         "SiLU",
         "Mish",
         "GELU",

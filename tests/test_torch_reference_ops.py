@@ -49,6 +49,7 @@ ACTIVATION_REFS: list[tuple[str, dict[str, Any], Callable[..., Any]]] = [
     ("leaky_relu", {"negative_slope": 0.2}, lambda x: tF.leaky_relu(x, 0.2)),
     ("elu", {}, lambda x: tF.elu(x)),
     ("elu", {"alpha": 0.5}, lambda x: tF.elu(x, alpha=0.5)),
+    ("selu", {}, tF.selu),
     ("silu", {}, tF.silu),
     ("mish", {}, tF.mish),
     ("gelu", {"approximate": "none"}, lambda x: tF.gelu(x, approximate="none")),

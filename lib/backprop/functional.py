@@ -47,6 +47,8 @@ __all__ = [
     "mish_forward",
     "relu_backward",
     "relu_forward",
+    "selu_backward",
+    "selu_forward",
     "sigmoid",
     "sigmoid_backward",
     "sigmoid_forward",
@@ -67,6 +69,9 @@ _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 _INV_SQRT_2 = 1.0 / math.sqrt(2.0)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 _GELU_TANH_COEF = 0.044715
+# SELU's constants (Klambauer et al. 2017), the values torch.nn.functional.selu uses.
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
 
 
 # --------------------------------------------------------------------------------------
@@ -349,6 +354,37 @@ def elu_backward(dout: object, cache: Cache) -> np.ndarray:
     return g * slope.astype(g.dtype, copy=False)
 
 
+def selu_forward(x: object) -> tuple[np.ndarray, Cache]:
+    """Scaled ELU: ``out = scale * x`` for x > 0, ``scale * alpha * (exp(x) - 1)`` otherwise.
+
+    alpha = 1.6732632423543772 and scale = 1.0507009873554805 are fixed (as in
+    ``torch.nn.SELU``): they make mean 0, variance 1 the fixed point of a layer with
+    LeCun-normal weights (std 1 / sqrt(fan_in)); Klambauer et al. (2017),
+    "Self-Normalizing Neural Networks".
+
+    Shapes:
+        x: any shape -> out: same shape.
+    """
+    xa = _input(x, "selu")
+    neg = _SELU_ALPHA * np.expm1(np.minimum(xa, 0))
+    out = (_SELU_SCALE * np.where(xa > 0, xa, neg)).astype(xa.dtype, copy=False)
+    return out, _cache("selu", out.shape, x=xa)
+
+
+def selu_backward(dout: object, cache: Cache) -> np.ndarray:
+    """SELU gradient: ``dx = dout * scale * (1 if x > 0 else alpha * exp(x))``.
+
+    At x = 0 the slope is scale * alpha (about 1.758), PyTorch's convention.
+
+    Shapes:
+        dout: same shape as the forward output -> dx: same shape.
+    """
+    g, c = _open(dout, cache, "selu")
+    x = c["x"]
+    slope = _SELU_SCALE * np.where(x > 0, 1.0, _SELU_ALPHA * np.exp(np.minimum(x, 0)))
+    return g * slope.astype(g.dtype, copy=False)
+
+
 def silu_forward(x: object) -> tuple[np.ndarray, Cache]:
     """SiLU / Swish: ``out = x * sigmoid(x)``.
 
@@ -476,6 +512,7 @@ ACTIVATIONS: dict[str, tuple[Forward, Backward]] = {
     "relu": (relu_forward, relu_backward),
     "leaky_relu": (leaky_relu_forward, leaky_relu_backward),
     "elu": (elu_forward, elu_backward),
+    "selu": (selu_forward, selu_backward),
     "silu": (silu_forward, silu_backward),
     "mish": (mish_forward, mish_backward),
     "gelu": (gelu_forward, gelu_backward),

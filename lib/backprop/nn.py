@@ -31,6 +31,7 @@ __all__ = [
     "ACTIVATION_MODULES",
     "ELU",
     "GELU",
+    "SELU",
     "Activation",
     "BatchNorm1d",
     "Dropout",
@@ -367,6 +368,7 @@ _TORCH_NAMES = {
     "relu": "ReLU",
     "leaky_relu": "LeakyReLU",
     "elu": "ELU",
+    "selu": "SELU",
     "silu": "SiLU",
     "mish": "Mish",
     "gelu": "GELU",
@@ -402,6 +404,7 @@ Tanh = ACTIVATION_MODULES["tanh"]
 ReLU = ACTIVATION_MODULES["relu"]
 LeakyReLU = ACTIVATION_MODULES["leaky_relu"]
 ELU = ACTIVATION_MODULES["elu"]
+SELU = ACTIVATION_MODULES["selu"]
 SiLU = ACTIVATION_MODULES["silu"]
 Mish = ACTIVATION_MODULES["mish"]
 GELU = ACTIVATION_MODULES["gelu"]
