@@ -330,6 +330,21 @@ PAGE_PROBE = r"""
     out.animations.push(rec);
   }
 
+  // Raw TeX: a backslash command (\frac, \theta) or a dollar sign left in the text a reader
+  // sees, outside typeset maths, code and scripts, means some maths was not recognised
+  // (e.g. a line starting with "+" inside $...$ became a list item).
+  const skip = "mjx-container, .math, pre, code, .highlight, script, style, noscript, textarea, template";
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  out.raw_tex = [];
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const text = node.textContent.replace(/\s+/g, " ");
+    const at = text.search(/\\[A-Za-z]+|\$/);
+    if (at < 0) continue;
+    const parent = node.parentElement;
+    if (!parent || parent.closest(skip)) continue;
+    out.raw_tex.push(text.slice(Math.max(0, at - 50), at + 70).trim());
+  }
+
   out.links = [...document.querySelectorAll("a[href]")].map((a) => a.href);
   out.title = document.title;
   return out;
@@ -541,6 +556,14 @@ def test_every_formula_typeset(browser_report: dict[str, dict]) -> None:
     assert not _per_page(browser_report, "math_untypeset")
     assert not _per_page(browser_report, "math_errors")
     assert all(r["math_typeset"] == r["math_total"] for r in browser_report.values())
+
+
+def test_no_raw_tex_in_visible_text(browser_report: dict[str, dict]) -> None:
+    """No backslash command or `$` in the visible text outside maths and code."""
+    raw = _per_page(browser_report, "raw_tex")
+    assert not raw, "raw LaTeX / stray $ in the visible text:\n" + "\n".join(
+        f"{page}: {hit!r}" for page, hits in raw.items() for hit in hits
+    )
 
 
 def test_every_mermaid_diagram_rendered(browser_report: dict[str, dict]) -> None:
