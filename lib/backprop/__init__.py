@@ -14,6 +14,7 @@ Conventions: batch-first shapes (``x`` is ``(N, D_in)``, ``W`` is ``(D_in, D_out
 from __future__ import annotations
 
 from . import (
+    autodiff,
     data,
     diagnostics,
     functional,
@@ -28,6 +29,7 @@ from . import (
 )
 
 __all__ = [
+    "autodiff",
     "data",
     "diagnostics",
     "functional",
