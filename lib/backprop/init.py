@@ -1,10 +1,16 @@
 """Weight initialisers: small random, Xavier/Glorot and He/Kaiming.
 
 A weight matrix has shape ``(fan_in, fan_out)`` (batch-first layout, ``out = x @ W + b``).
-The scale is chosen so that activations (Xavier, for tanh/sigmoid) or their second moment
-(He, for ReLU) keep roughly the same variance from layer to layer:
+The scale is chosen so that the signals (Xavier) or their second moments (He) keep roughly
+the same variance from layer to layer, forwards and backwards:
 
     Xavier: Var W = gain^2 * 2 / (fan_in + fan_out)     He: Var W = 2 / fan_in
+
+Xavier (Glorot and Bengio, 2010) assumes an activation that is symmetric and behaves like
+the identity near zero, g(0) = 0 and g'(0) = 1, such as tanh. It does not suit the
+sigmoid, whose slope is at most 1/4: with Xavier weights a 20-layer sigmoid network
+passes about 1e-12 of the output layer's gradient back to its first layer (course
+section 4.1). He (He et al., 2015) restores the half of the variance that ReLU discards.
 
 Every initialiser takes an explicit ``rng: np.random.Generator`` (``zeros`` ignores it)
 and returns float64. ``INITIALIZERS`` maps names to callables ``(shape, rng) -> array``;
@@ -101,7 +107,8 @@ def normal(shape: Shape, rng: np.random.Generator, std: float = 0.01) -> np.ndar
 def xavier_uniform(shape: Shape, rng: np.random.Generator, gain: float = 1.0) -> np.ndarray:
     """Xavier/Glorot uniform: ``W ~ U(-a, a)``, a = gain * sqrt(6 / (fan_in + fan_out)).
 
-    Its standard deviation is gain * sqrt(2 / (fan_in + fan_out)).
+    Its standard deviation is gain * sqrt(2 / (fan_in + fan_out)). For activations with
+    g(0) = 0 and g'(0) = 1 such as tanh (not the sigmoid; see the module docstring).
 
     Shapes:
         shape: (fan_in, fan_out) -> array of that shape, float64.
@@ -116,6 +123,9 @@ def xavier_uniform(shape: Shape, rng: np.random.Generator, gain: float = 1.0) ->
 
 def xavier_normal(shape: Shape, rng: np.random.Generator, gain: float = 1.0) -> np.ndarray:
     """Xavier/Glorot normal: ``W ~ N(0, std^2)``, std = gain * sqrt(2 / (fan_in + fan_out)).
+
+    For activations with g(0) = 0 and g'(0) = 1 such as tanh (not the sigmoid; see the
+    module docstring).
 
     Shapes:
         shape: (fan_in, fan_out) -> array of that shape, float64.
