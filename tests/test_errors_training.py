@@ -263,3 +263,67 @@ def test_diagnostics_errors(model, xy) -> None:
         diagnostics.layer_stats(model, X[:0], y[:0], CE)
     with pytest.raises(ValueError, match=r"loss_fn must be callable"):
         diagnostics.layer_stats(model, X, y, None)
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (
+            lambda m, X, y: train.fit(
+                m,
+                CE,
+                optim.SGD(m.parameters(), lr=0.1),
+                1.0,
+                y[:1],
+                epochs=1,
+                batch_size=2,
+                rng=np.random.default_rng(0),
+            ),
+            r"^X must have a first \(sample\) axis, got a scalar$",
+        ),
+        (
+            lambda m, X, y: train.fit(
+                m,
+                CE,
+                optim.SGD(m.parameters(), lr=0.1),
+                X[:1],
+                1,
+                epochs=1,
+                batch_size=2,
+                rng=np.random.default_rng(0),
+            ),
+            r"^y must have a first \(sample\) axis, got a scalar$",
+        ),
+        (
+            lambda m, X, y: train.fit(
+                m,
+                CE,
+                optim.SGD(m.parameters(), lr=0.1),
+                X,
+                y,
+                epochs=1,
+                batch_size=2,
+                rng=np.random.default_rng(0),
+                X_val=2.0,
+                y_val=y,
+            ),
+            r"^X_val must have a first \(sample\) axis, got a scalar$",
+        ),
+        (
+            lambda m, X, y: train.evaluate(m, CE, 3.0, y),
+            r"^X must have a first \(sample\) axis, got a scalar$",
+        ),
+        (
+            lambda m, X, y: train.evaluate(m, CE, X, 0),
+            r"^y must have a first \(sample\) axis, got a scalar$",
+        ),
+        (
+            lambda m, X, y: train.predict(m, np.float64(1.0)),
+            r"^X must have a first \(sample\) axis, got a scalar$",
+        ),
+    ],
+)
+def test_fit_evaluate_predict_need_a_sample_axis(model, xy, call, match: str) -> None:
+    X, y = xy
+    with pytest.raises(ValueError, match=match):
+        call(model, X, y)

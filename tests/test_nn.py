@@ -79,7 +79,8 @@ def test_backward_accumulates_and_zero_grad_clears(rng: np.random.Generator) -> 
     dx1 = model.backward(g)
     first = [p.grad.copy() for p in model.parameters()]
     assert all(np.abs(f).max() > 0 for f in first)
-    dx2 = model.backward(g)  # same cache: the same gradients are added again
+    model(x)  # each forward's saved values serve one backward, as in PyTorch
+    dx2 = model.backward(g)  # the same gradients are added again
     np.testing.assert_array_equal(dx1, dx2)  # dx is returned, not accumulated
     for f, p in zip(first, model.parameters(), strict=True):
         np.testing.assert_allclose(p.grad, 2 * f)
@@ -187,7 +188,8 @@ def test_residual_adds_identity_path(rng: np.random.Generator) -> None:
     inner = nn.Linear(3, 3, rng=rng)
     res = nn.Residual(inner)
     x, g = rng.standard_normal((4, 3)), rng.standard_normal((4, 3))
-    np.testing.assert_allclose(res(x), x + inner(x))
+    expected = x + inner(x)
+    np.testing.assert_allclose(res(x), expected)
     dx = res.backward(g)
     np.testing.assert_allclose(dx, g + g @ inner.weight.data.T)
     assert [n for n, _ in res.named_parameters()] == ["module.weight", "module.bias"]

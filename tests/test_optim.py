@@ -214,3 +214,26 @@ def test_grad_norm_spans_all_parameters() -> None:
     a.grad += [3.0, 0.0]
     b.grad += 4.0
     assert optim.grad_norm([a, b]) == pytest.approx(5.0)
+
+
+@pytest.mark.parametrize("cls", [optim.Adam, optim.AdamW])
+def test_adam_and_adamw_apply_weight_decay_one(cls: type[optim.Adam]) -> None:
+    """weight_decay = 1.0 by hand, first step (m_hat = g, v_hat = g^2):
+    Adam: g = dw + w, w <- w - lr g / (|g| + eps);
+    AdamW: w <- w (1 - lr) - lr dw / (|dw| + eps)."""
+    lr, eps = 0.1, 1e-8
+    w = np.array([0.5, -2.0, 3.0])
+    dw = np.array([0.25, 1.0, -4.0])
+    if cls is optim.Adam:
+        g = dw + w
+        expected = w - lr * g / (np.abs(g) + eps)
+    else:
+        expected = w * (1 - lr) - lr * dw / (np.abs(dw) + eps)
+    p = P(w)
+    p.grad[...] = dw
+    cls([p], lr=lr, eps=eps, weight_decay=1.0).step()
+    np.testing.assert_allclose(p.data, expected, rtol=1e-12)
+    w_pure, _ = optim.adam_update(
+        w, dw, {}, lr=lr, eps=eps, weight_decay=1.0, decoupled=cls is optim.AdamW
+    )
+    np.testing.assert_allclose(w_pure, expected, rtol=1e-12)

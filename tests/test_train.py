@@ -323,3 +323,20 @@ def test_accuracy_score_cases() -> None:
     assert train.accuracy_score(np.array([[2.0], [-1.0]]), np.array([1.0, 1.0])) == 0.5
     assert train.accuracy_score(np.array([0.5, -1.0]), np.array([1, 0])) == 1.0
     assert train.accuracy_score(np.array([[0.5], [0.2]]), np.array([[0.3], [1.7]])) is None
+
+
+@pytest.mark.parametrize("batch_size", [7, 16, 50])
+def test_history_train_metrics_equal_evaluate_when_lr_is_zero(batch_size: int) -> None:
+    """With lr = 0 the weights never change, so the epoch's sample-weighted mean loss and
+    accuracy over mini-batches (7 and 16 do not divide N = 50) equal evaluate's."""
+    rng = np.random.default_rng(3)
+    X, y = rng.standard_normal((50, 4)), rng.integers(0, 3, 50)
+    model = _mlp((4, 8, 3), seed=2)
+    opt = optim.SGD(model.parameters(), lr=0.0)
+    hist = train.fit(model, CE, opt, X, y, epochs=2, batch_size=batch_size, rng=rng)
+    ref = train.evaluate(model, CE, X, y)
+    assert 0.1 < ref["accuracy"] < 0.9  # not a value a wrong count could hit by luck
+    for epoch in range(2):
+        assert hist.train_loss[epoch] == pytest.approx(ref["loss"], rel=1e-12)
+        assert hist.train_accuracy[epoch] == pytest.approx(ref["accuracy"], rel=1e-12)
+    assert hist.steps == 2 * -(-50 // batch_size)

@@ -18,6 +18,8 @@ __all__ = [
     "check_nonempty_batch",
     "check_rng",
     "check_same_shape",
+    "check_unchanged",
+    "fingerprint",
 ]
 
 
@@ -108,3 +110,46 @@ def check_rng(rng: object, name: str = "rng") -> np.random.Generator:
             f"got {type(rng).__name__}"
         )
     return rng
+
+
+_PROBES: dict[np.dtype, np.ndarray] = {}
+
+
+def _probe(size: int, dtype: np.dtype) -> np.ndarray:
+    """A fixed vector of weights in [0.5, 1.5) of at least ``size`` entries (grown on demand)."""
+    probe = _PROBES.get(dtype)
+    if probe is None or probe.size < size:
+        n = max(size, 2 * (0 if probe is None else probe.size), 1024)
+        probe = np.random.default_rng(20261130).uniform(0.5, 1.5, n).astype(dtype)
+        _PROBES[dtype] = probe
+    return probe[:size]
+
+
+def fingerprint(a: np.ndarray) -> float:
+    """A cheap checksum of ``a``'s values: ``sum_i a_i w_i`` with fixed random weights ``w``.
+
+    One pass over ``a`` (a dot product). Any in-place change of ``a`` (an update, a clip, a
+    swap of two entries) changes it unless the change is below the rounding of the sum.
+
+    Shapes:
+        a: any shape -> float.
+    """
+    flat = a.reshape(-1)
+    return float(flat @ _probe(flat.size, flat.dtype))
+
+
+def check_unchanged(a: np.ndarray, saved: float, what: str) -> None:
+    """Raise ``RuntimeError`` if ``fingerprint(a)`` differs from ``saved`` (NaN equals NaN).
+
+    ``what`` names the array; the message says it was changed in place between the
+    forward pass that saved it and the backward pass that needs it, and how to avoid it.
+    """
+    now = fingerprint(a)
+    if now == saved or (np.isnan(now) and np.isnan(saved)):
+        return
+    raise RuntimeError(
+        f"{what} was changed in place after the forward pass (for example by an optimizer "
+        "step, or by 'W -= ...' / np.clip(W, ..., out=W)); the gradient would be computed "
+        "with the new values and be wrong. Call backward before changing it (zero_grad, "
+        "forward, backward, then step), or run the forward pass again."
+    )

@@ -218,17 +218,25 @@ def minibatches(
     y: np.ndarray,
     batch_size: int,
     rng: np.random.Generator | None = None,
+    *,
+    drop_last: bool = False,
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Yield ``(X_batch, y_batch)`` pairs covering every sample exactly once.
 
     With ``rng`` the order is a fresh random permutation (call once per epoch); without it
     the order is unchanged. The last batch holds the remaining ``N mod batch_size`` samples
     when ``batch_size`` does not divide ``N``; there are ``ceil(N / batch_size)`` batches.
+    With ``drop_last=True`` (PyTorch's ``DataLoader`` name) that incomplete last batch is
+    left out, leaving ``floor(N / batch_size)`` full batches (the samples left out differ
+    from epoch to epoch when ``rng`` shuffles).
 
     Shapes:
-        X: (N, ...), y: (N, ...). Yields ``(B, ...)`` and ``(B, ...)`` with ``B <= batch_size``.
+        X: (N, ...), y: (N, ...). Yields ``(B, ...)`` and ``(B, ...)`` with ``B <= batch_size``
+        (``B == batch_size`` with ``drop_last=True``).
     """
     batch_size = _check_int(batch_size, "batch_size", 1)
+    if not isinstance(drop_last, bool | np.bool_):
+        raise ValueError(f"drop_last must be True or False, got {drop_last!r}")
     X = np.asarray(X)
     y = np.asarray(y)
     if X.ndim == 0 or y.ndim == 0 or X.shape[0] != y.shape[0]:
@@ -236,13 +244,14 @@ def minibatches(
             f"X and y must have the same number of samples, got shapes {X.shape} and {y.shape}"
         )
     order = None if rng is None else check_rng(rng).permutation(X.shape[0])
-    return _batches(X, y, batch_size, order)
+    stop = X.shape[0] - X.shape[0] % batch_size if drop_last else X.shape[0]
+    return _batches(X, y, batch_size, order, stop)
 
 
 def _batches(
-    X: np.ndarray, y: np.ndarray, batch_size: int, order: np.ndarray | None
+    X: np.ndarray, y: np.ndarray, batch_size: int, order: np.ndarray | None, stop: int
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    for start in range(0, X.shape[0], batch_size):
+    for start in range(0, stop, batch_size):
         if order is None:
             yield X[start : start + batch_size], y[start : start + batch_size]
         else:

@@ -23,7 +23,13 @@ from typing import Any
 import numpy as np
 from scipy.special import erf as _erf
 
-from ._checks import as_float_array, check_nonempty_batch, check_rng
+from ._checks import (
+    as_float_array,
+    check_nonempty_batch,
+    check_rng,
+    check_unchanged,
+    fingerprint,
+)
 
 __all__ = [
     "ACTIVATIONS",
@@ -223,7 +229,14 @@ def linear_forward(x: object, W: object, b: object | None) -> tuple[np.ndarray, 
             out += ba  # out is a fresh array: add in place, no second (N, D_out) array
         else:
             out = out + ba  # mixed precision: let NumPy promote
-    return out, _cache("linear", out.shape, x=xa, W=Wa, has_bias=b is not None)
+    # backward needs x and W as they were now. x is copied (N x D_in, cheap next to the
+    # product), so a caller's in-place change to x cannot reach dW; W is not copied (D_in x
+    # D_out per step would be costly for wide layers) but fingerprinted, and backward
+    # raises if it changed in place meanwhile (e.g. an optimizer step before backward).
+    x_saved = xa.copy() if xa is x else xa  # xa is a new array when x needed converting
+    cache = _cache("linear", out.shape, x=x_saved, W=Wa, has_bias=b is not None)
+    cache["W_fingerprint"] = fingerprint(Wa)
+    return out, cache
 
 
 def linear_backward(dout: object, cache: Cache) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
@@ -234,68 +247,82 @@ def linear_backward(dout: object, cache: Cache) -> tuple[np.ndarray, np.ndarray,
     Shapes:
         dout: (N, D_out) -> dx: (N, D_in), dW: (D_in, D_out), db: (D_out,).
     """
-    g, c = _open(dout, cache, "linear")
-    dx = g @ c["W"].T
-    dW = c["x"].T @ g
-    db = g.sum(axis=0) if c["has_bias"] else None
+    dout, c = _open(dout, cache, "linear")
+    x, W = c["x"], c["W"]
+    check_unchanged(W, c["W_fingerprint"], "linear_backward: the weight W saved by linear_forward")
+    dx = dout @ W.T
+    dW = x.T @ dout
+    db = dout.sum(axis=0) if c["has_bias"] else None
     return dx, dW, db
 
 
 # --------------------------------------------------------------------------------------
-# activations: elementwise, so each backward is dout * f'(x)
+# activations: elementwise, so each backward is dout * g'(x)
+#
+# Each forward saves the local derivative g'(x) as a new array (key "deriv"), not x or
+# out: the caller receives ``out`` and keeps ``x``, and may change either in place
+# (``a -= 0.5``, ``np.clip(a, 0, 1, out=a)``) before backward; a saved alias would then
+# give a silently wrong gradient. The derivative is computed once either way, so this
+# costs nothing extra in training.
 # --------------------------------------------------------------------------------------
+def _activation_backward(dout: object, cache: Cache, op: str) -> np.ndarray:
+    dout, c = _open(dout, cache, op)
+    return dout * c["deriv"]
+
+
 def sigmoid_forward(x: object) -> tuple[np.ndarray, Cache]:
     """Sigmoid activation: ``out = 1 / (1 + exp(-x))`` (stable for any finite x).
+
+    Saves g'(x) = s * (1 - s), computed from the output s.
 
     Shapes:
         x: any shape -> out: same shape.
     """
     xa = _input(x, "sigmoid")
-    out = sigmoid(xa)
-    return out, _cache("sigmoid", out.shape, out=out)
+    s = sigmoid(xa)
+    return s, _cache("sigmoid", s.shape, deriv=s * (1.0 - s))
 
 
 def sigmoid_backward(dout: object, cache: Cache) -> np.ndarray:
-    """Sigmoid gradient from the saved output: ``dx = dout * s * (1 - s)``, s = sigmoid(x).
+    """Sigmoid gradient: ``dx = dout * s * (1 - s)``, s = sigmoid(x) (saved by forward).
 
     Shapes:
         dout: same shape as the forward output -> dx: same shape.
     """
-    g, c = _open(dout, cache, "sigmoid")
-    s = c["out"]
-    return g * s * (1.0 - s)
+    return _activation_backward(dout, cache, "sigmoid")
 
 
 def tanh_forward(x: object) -> tuple[np.ndarray, Cache]:
     """Hyperbolic tangent: ``out = tanh(x) = (e^x - e^-x) / (e^x + e^-x)``.
+
+    Saves g'(x) = 1 - tanh(x)^2, computed from the output.
 
     Shapes:
         x: any shape -> out: same shape.
     """
     xa = _input(x, "tanh")
     out = np.tanh(xa)
-    return out, _cache("tanh", out.shape, out=out)
+    return out, _cache("tanh", out.shape, deriv=1.0 - out**2)
 
 
 def tanh_backward(dout: object, cache: Cache) -> np.ndarray:
-    """Tanh gradient from the saved output: ``dx = dout * (1 - tanh(x)^2)``.
+    """Tanh gradient: ``dx = dout * (1 - tanh(x)^2)`` (saved by forward).
 
     Shapes:
         dout: same shape as the forward output -> dx: same shape.
     """
-    g, c = _open(dout, cache, "tanh")
-    return g * (1.0 - c["out"] ** 2)
+    return _activation_backward(dout, cache, "tanh")
 
 
 def relu_forward(x: object) -> tuple[np.ndarray, Cache]:
-    """Rectified linear unit: ``out = max(x, 0)``.
+    """Rectified linear unit: ``out = max(x, 0)``; saves the mask ``[x > 0]``.
 
     Shapes:
         x: any shape -> out: same shape.
     """
     xa = _input(x, "relu")
     out = np.maximum(xa, 0)
-    return out, _cache("relu", out.shape, x=xa)
+    return out, _cache("relu", out.shape, deriv=xa > 0)
 
 
 def relu_backward(dout: object, cache: Cache) -> np.ndarray:
@@ -304,8 +331,7 @@ def relu_backward(dout: object, cache: Cache) -> np.ndarray:
     Shapes:
         dout: same shape as the forward output -> dx: same shape.
     """
-    g, c = _open(dout, cache, "relu")
-    return g * (c["x"] > 0)
+    return _activation_backward(dout, cache, "relu")
 
 
 def leaky_relu_forward(x: object, negative_slope: float = 0.01) -> tuple[np.ndarray, Cache]:
@@ -317,7 +343,8 @@ def leaky_relu_forward(x: object, negative_slope: float = 0.01) -> tuple[np.ndar
     a = _check_scalar(negative_slope, "leaky_relu: negative_slope")
     xa = _input(x, "leaky_relu")
     out = np.where(xa > 0, xa, a * xa).astype(xa.dtype, copy=False)
-    return out, _cache("leaky_relu", out.shape, x=xa, negative_slope=a)
+    deriv = np.where(xa > 0, 1.0, a).astype(xa.dtype, copy=False)
+    return out, _cache("leaky_relu", out.shape, deriv=deriv)
 
 
 def leaky_relu_backward(dout: object, cache: Cache) -> np.ndarray:
@@ -326,8 +353,7 @@ def leaky_relu_backward(dout: object, cache: Cache) -> np.ndarray:
     Shapes:
         dout: same shape as the forward output -> dx: same shape.
     """
-    g, c = _open(dout, cache, "leaky_relu")
-    return g * np.where(c["x"] > 0, 1.0, c["negative_slope"]).astype(g.dtype, copy=False)
+    return _activation_backward(dout, cache, "leaky_relu")
 
 
 def elu_forward(x: object, alpha: float = 1.0) -> tuple[np.ndarray, Cache]:
@@ -338,8 +364,10 @@ def elu_forward(x: object, alpha: float = 1.0) -> tuple[np.ndarray, Cache]:
     """
     a = _check_scalar(alpha, "elu: alpha")
     xa = _input(x, "elu")
+    exp_neg = np.exp(np.minimum(xa, 0))
     out = np.where(xa > 0, xa, a * np.expm1(np.minimum(xa, 0))).astype(xa.dtype, copy=False)
-    return out, _cache("elu", out.shape, x=xa, out=out, alpha=a)
+    deriv = np.where(xa > 0, 1.0, a * exp_neg).astype(xa.dtype, copy=False)
+    return out, _cache("elu", out.shape, deriv=deriv)
 
 
 def elu_backward(dout: object, cache: Cache) -> np.ndarray:
@@ -348,10 +376,7 @@ def elu_backward(dout: object, cache: Cache) -> np.ndarray:
     Shapes:
         dout: same shape as the forward output -> dx: same shape.
     """
-    g, c = _open(dout, cache, "elu")
-    x = c["x"]
-    slope = np.where(x > 0, 1.0, c["alpha"] * np.exp(np.minimum(x, 0)))
-    return g * slope.astype(g.dtype, copy=False)
+    return _activation_backward(dout, cache, "elu")
 
 
 def selu_forward(x: object) -> tuple[np.ndarray, Cache]:
@@ -368,7 +393,8 @@ def selu_forward(x: object) -> tuple[np.ndarray, Cache]:
     xa = _input(x, "selu")
     neg = _SELU_ALPHA * np.expm1(np.minimum(xa, 0))
     out = (_SELU_SCALE * np.where(xa > 0, xa, neg)).astype(xa.dtype, copy=False)
-    return out, _cache("selu", out.shape, x=xa)
+    slope = _SELU_SCALE * np.where(xa > 0, 1.0, _SELU_ALPHA * np.exp(np.minimum(xa, 0)))
+    return out, _cache("selu", out.shape, deriv=slope.astype(xa.dtype, copy=False))
 
 
 def selu_backward(dout: object, cache: Cache) -> np.ndarray:
@@ -379,14 +405,11 @@ def selu_backward(dout: object, cache: Cache) -> np.ndarray:
     Shapes:
         dout: same shape as the forward output -> dx: same shape.
     """
-    g, c = _open(dout, cache, "selu")
-    x = c["x"]
-    slope = _SELU_SCALE * np.where(x > 0, 1.0, _SELU_ALPHA * np.exp(np.minimum(x, 0)))
-    return g * slope.astype(g.dtype, copy=False)
+    return _activation_backward(dout, cache, "selu")
 
 
 def silu_forward(x: object) -> tuple[np.ndarray, Cache]:
-    """SiLU / Swish: ``out = x * sigmoid(x)``.
+    """SiLU / Swish: ``out = x * sigmoid(x)``; saves g'(x) = s * (1 + x * (1 - s)).
 
     Shapes:
         x: any shape -> out: same shape.
@@ -394,7 +417,7 @@ def silu_forward(x: object) -> tuple[np.ndarray, Cache]:
     xa = _input(x, "silu")
     s = sigmoid(xa)
     out = xa * s
-    return out, _cache("silu", out.shape, x=xa, s=s)
+    return out, _cache("silu", out.shape, deriv=s * (1.0 + xa * (1.0 - s)))
 
 
 def silu_backward(dout: object, cache: Cache) -> np.ndarray:
@@ -403,13 +426,14 @@ def silu_backward(dout: object, cache: Cache) -> np.ndarray:
     Shapes:
         dout: same shape as the forward output -> dx: same shape.
     """
-    g, c = _open(dout, cache, "silu")
-    s, x = c["s"], c["x"]
-    return g * s * (1.0 + x * (1.0 - s))
+    return _activation_backward(dout, cache, "silu")
 
 
 def mish_forward(x: object) -> tuple[np.ndarray, Cache]:
     """Mish: ``out = x * tanh(softplus(x))``.
+
+    Saves g'(x) = t + x * (1 - t^2) * sigmoid(x), t = tanh(softplus(x)), using
+    d softplus(x)/dx = sigmoid(x).
 
     Shapes:
         x: any shape -> out: same shape.
@@ -417,20 +441,16 @@ def mish_forward(x: object) -> tuple[np.ndarray, Cache]:
     xa = _input(x, "mish")
     t = np.tanh(_stable_softplus(xa))
     out = xa * t
-    return out, _cache("mish", out.shape, x=xa, t=t)
+    return out, _cache("mish", out.shape, deriv=t + xa * (1.0 - t * t) * sigmoid(xa))
 
 
 def mish_backward(dout: object, cache: Cache) -> np.ndarray:
     """Mish gradient: ``dx = dout * (t + x * (1 - t^2) * sigmoid(x))``, t = tanh(softplus(x)).
 
-    Uses d softplus(x)/dx = sigmoid(x).
-
     Shapes:
         dout: same shape as the forward output -> dx: same shape.
     """
-    g, c = _open(dout, cache, "mish")
-    x, t = c["x"], c["t"]
-    return g * (t + x * (1.0 - t * t) * sigmoid(x))
+    return _activation_backward(dout, cache, "mish")
 
 
 def gelu_forward(x: object, approximate: str = "none") -> tuple[np.ndarray, Cache]:
@@ -438,6 +458,7 @@ def gelu_forward(x: object, approximate: str = "none") -> tuple[np.ndarray, Cach
 
     exact:  out = x * Phi(x) = 0.5 * x * (1 + erf(x / sqrt(2)))
     "tanh": out = 0.5 * x * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3)))
+    The derivative saved for backward is given in :func:`gelu_backward`.
 
     Shapes:
         x: any shape -> out: same shape.
@@ -447,11 +468,14 @@ def gelu_forward(x: object, approximate: str = "none") -> tuple[np.ndarray, Cach
     xa = _input(x, "gelu")
     if approximate == "none":
         phi_cdf = 0.5 * (1.0 + _erf(xa * _INV_SQRT_2))
+        pdf = _INV_SQRT_2PI * np.exp(-0.5 * xa * xa)
         out = xa * phi_cdf
-        return out, _cache("gelu", out.shape, x=xa, approximate="none", cdf=phi_cdf)
+        return out, _cache("gelu", out.shape, deriv=phi_cdf + xa * pdf)
     t = np.tanh(_SQRT_2_OVER_PI * (xa + _GELU_TANH_COEF * xa**3))
     out = 0.5 * xa * (1.0 + t)
-    return out, _cache("gelu", out.shape, x=xa, approximate="tanh", t=t)
+    inner_grad = _SQRT_2_OVER_PI * (1.0 + 3.0 * _GELU_TANH_COEF * xa * xa)
+    deriv = 0.5 * (1.0 + t) + 0.5 * xa * (1.0 - t * t) * inner_grad
+    return out, _cache("gelu", out.shape, deriv=deriv)
 
 
 def gelu_backward(dout: object, cache: Cache) -> np.ndarray:
@@ -463,14 +487,7 @@ def gelu_backward(dout: object, cache: Cache) -> np.ndarray:
     Shapes:
         dout: same shape as the forward output -> dx: same shape.
     """
-    g, c = _open(dout, cache, "gelu")
-    x = c["x"]
-    if c["approximate"] == "none":
-        pdf = _INV_SQRT_2PI * np.exp(-0.5 * x * x)
-        return g * (c["cdf"] + x * pdf)
-    t = c["t"]
-    inner_grad = _SQRT_2_OVER_PI * (1.0 + 3.0 * _GELU_TANH_COEF * x * x)
-    return g * (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * inner_grad)
+    return _activation_backward(dout, cache, "gelu")
 
 
 def softplus_forward(
@@ -487,8 +504,10 @@ def softplus_forward(
     th = _check_scalar(threshold, "softplus: threshold")
     xa = _input(x, "softplus")
     bx = bt * xa
-    out = np.where(bx > th, xa, _stable_softplus(bx) / bt).astype(xa.dtype, copy=False)
-    return out, _cache("softplus", out.shape, x=xa, beta=bt, threshold=th)
+    linear = bx > th
+    out = np.where(linear, xa, _stable_softplus(bx) / bt).astype(xa.dtype, copy=False)
+    deriv = np.where(linear, 1.0, sigmoid(bx)).astype(xa.dtype, copy=False)
+    return out, _cache("softplus", out.shape, deriv=deriv)
 
 
 def softplus_backward(dout: object, cache: Cache) -> np.ndarray:
@@ -497,10 +516,7 @@ def softplus_backward(dout: object, cache: Cache) -> np.ndarray:
     Shapes:
         dout: same shape as the forward output -> dx: same shape.
     """
-    g, c = _open(dout, cache, "softplus")
-    bx = c["beta"] * c["x"]
-    slope = np.where(bx > c["threshold"], 1.0, sigmoid(bx))
-    return g * slope.astype(g.dtype, copy=False)
+    return _activation_backward(dout, cache, "softplus")
 
 
 Forward = Callable[..., tuple[np.ndarray, Cache]]
@@ -628,7 +644,9 @@ def batchnorm_forward(
         if n < 2:
             raise ValueError(
                 f"batchnorm: training mode needs at least 2 samples per batch to estimate "
-                f"a variance, got x of shape {xa.shape}"
+                f"a variance, got x of shape {xa.shape}. With train.fit, pass drop_last=True "
+                "(or a batch_size that leaves no last batch of one); to run a single example "
+                "through the model, call model.eval() first"
             )
         mu = xa.mean(axis=0)
         var = xa.var(axis=0)
@@ -645,7 +663,9 @@ def batchnorm_forward(
     inv_std = 1.0 / np.sqrt(var + e)
     x_hat = (xa - mu) * inv_std
     out = g * x_hat + b
-    cache = _cache("batchnorm", out.shape, x_hat=x_hat, inv_std=inv_std, gamma=g)
+    # gamma is copied (D numbers): it is usually a Parameter that an optimizer updates in
+    # place, and backward needs the value used here.
+    cache = _cache("batchnorm", out.shape, x_hat=x_hat, inv_std=inv_std, gamma=g.copy())
     cache["training"] = bool(training)
     return out, cache
 
@@ -696,7 +716,7 @@ def layernorm_forward(
     inv_std = 1.0 / np.sqrt(var + e)
     x_hat = (xa - mu) * inv_std
     out = g * x_hat + b
-    return out, _cache("layernorm", out.shape, x_hat=x_hat, inv_std=inv_std, gamma=g)
+    return out, _cache("layernorm", out.shape, x_hat=x_hat, inv_std=inv_std, gamma=g.copy())
 
 
 def layernorm_backward(dout: object, cache: Cache) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

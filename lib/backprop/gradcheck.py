@@ -11,6 +11,7 @@ relative error below 1e-7; a wrong one (missing factor, sign, transpose) is off 
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -110,6 +111,11 @@ def check_module(
     estimated as rounding noise (e.g. the bias of a Linear followed by BatchNorm, which
     cancels it) reports an error near 1: build such layers with ``bias=False``.
 
+    Errors: ``ValueError`` if a parameter is not float64 (finite differences in float32
+    are too coarse; the message names the parameter). A ``RuntimeWarning`` when an array
+    sits on a kink (the module is not differentiable within ``h`` of the point, e.g. ReLU
+    at 0), where finite differences cannot agree with any gradient.
+
     Returns ``{"input": err, "<param name>": err, ...}`` of ``rel_error`` values.
 
     Shapes:
@@ -118,25 +124,104 @@ def check_module(
     gen = np.random.default_rng(0) if rng is None else check_rng(rng, "check_module: rng")
     xa = np.array(as_float_array(x, "check_module: x"), dtype=np.float64, copy=True)
     named = list(module.named_parameters())
+    _check_float64_parameters(named)
     saved_grads = [p.grad.copy() for _, p in named]
     saved_state = module.state_dict() if hasattr(module, "state_dict") else None
     try:
         out = np.asarray(module(xa))
-        # Projections bounded away from 0, so no gradient entry is tiny by accident.
-        proj = gen.uniform(0.5, 1.5, size=out.shape) * gen.choice([-1.0, 1.0], size=out.shape)
+        proj = _projection(gen, out.shape)
 
         def loss(_: np.ndarray) -> float:
             return float(np.sum(np.asarray(module(xa)) * proj))
 
         module.zero_grad()
-        dx = np.asarray(module.backward(proj))
-        analytic = {name: p.grad.copy() for name, p in named}
-        errors = {"input": rel_error(dx, numerical_gradient(loss, xa, h))}
-        for name, p in named:
-            errors[name] = rel_error(analytic[name], numerical_gradient(loss, p.data, h))
+        analytic = {"input": np.asarray(module.backward(proj))}
+        analytic.update({name: p.grad.copy() for name, p in named})
+        arrays = {"input": xa, **{name: p.data for name, p in named}}
+        errors = {}
+        for name, arr in arrays.items():
+            numeric = numerical_gradient(loss, arr, h)
+            errors[name] = rel_error(analytic[name], numeric)
+            _warn_on_kink(loss, arr, name, analytic[name], numeric, h)
         return errors
     finally:
         for (_, p), g in zip(named, saved_grads, strict=True):
             p.grad[...] = g
         if saved_state is not None:
             module.load_state_dict(saved_state)
+
+
+def _projection(gen: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """P = u * s, u ~ U(0.5, 1.5), s = +-1: every entry bounded away from 0, either sign,
+    so no output is left out of the check and no gradient entry is tiny by accident."""
+    return gen.uniform(0.5, 1.5, size=shape) * gen.choice([-1.0, 1.0], size=shape)
+
+
+def _check_float64_parameters(named: list[tuple[str, Any]]) -> None:
+    for name, p in named:
+        if p.data.dtype != np.float64:
+            raise ValueError(
+                f"check_module: parameter {name!r} is {p.data.dtype}, and finite differences "
+                "need float64 (in float32 the rounding error of f(x + h) - f(x - h) swamps "
+                "the difference). Build the module in float64 (the default; e.g. "
+                "nn.Linear(..., dtype=np.float64)) to check its gradients."
+            )
+
+
+_KINK_SUSPECT = 1e-4  # elementwise relative error above which an entry is examined
+_KINK_ENTRIES = 10  # at most this many entries per array are examined
+
+
+def _warn_on_kink(
+    loss: Callable[[np.ndarray], float],
+    arr: np.ndarray,
+    name: str,
+    analytic: np.ndarray,
+    numeric: np.ndarray,
+    h: float,
+) -> None:
+    """Warn if a badly matching entry of ``arr`` sits on a kink of the loss.
+
+    At a point where the loss is differentiable the one-sided slopes (f(a + h) - f(a)) / h
+    and (f(a) - f(a - h)) / h agree to O(h); at a kink they differ by the jump in slope.
+    """
+    err = np.abs(analytic - numeric) / np.maximum(np.abs(analytic) + np.abs(numeric), 1e-12)
+    suspects = [
+        i for i in np.argsort(err, axis=None)[::-1][:_KINK_ENTRIES] if err.flat[i] > _KINK_SUSPECT
+    ]
+    f0 = loss(arr) if suspects else 0.0
+    for flat in suspects:
+        idx = tuple(int(i) for i in np.unravel_index(flat, arr.shape))
+        left, right = _one_sided_slopes(loss, arr, idx, f0, h)
+        if abs(right - left) > 1e-4 * (abs(right) + abs(left)) + 1e-6:
+            where = "x" if name == "input" else f"parameter {name!r}"
+            warnings.warn(
+                f"check_module: {where} sits on a kink: at entry {idx} (value "
+                f"{arr[idx]:.3g}) the module is not differentiable within h={h:g} (slope "
+                f"{left:.3g} on the left, {right:.3g} on the right; e.g. ReLU at 0), so no "
+                f"gradient can match the finite difference there. Move {where} away from "
+                "the kink, e.g. draw x away from 0 with rng.uniform(0.1, 1.0, shape) * "
+                "rng.choice([-1.0, 1.0], shape) (a point merely near a kink also passes with "
+                "a smaller h).",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            return
+
+
+def _one_sided_slopes(
+    loss: Callable[[np.ndarray], float],
+    arr: np.ndarray,
+    idx: tuple[int, ...],
+    f0: float,
+    h: float,
+) -> tuple[float, float]:
+    old = arr[idx]
+    try:
+        arr[idx] = old + h
+        f_plus = loss(arr)
+        arr[idx] = old - h
+        f_minus = loss(arr)
+    finally:
+        arr[idx] = old
+    return (f0 - f_minus) / h, (f_plus - f0) / h

@@ -17,6 +17,7 @@ registry ``functional.ACTIVATIONS``.
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
@@ -83,13 +84,58 @@ class Parameter:
         return f"Parameter({label}shape={self.shape})"
 
 
+class _Passes:
+    """Which forward pass is running, and which one the running backward pass belongs to.
+
+    A *pass* starts at each outermost module call (``model(x)``; module calls inside it,
+    e.g. a Sequential calling its layers, belong to the same pass). ``forward_depth`` and
+    ``backward_depth`` count the nested calls in progress.
+    """
+
+    current = 0
+    forward_depth = 0
+    backward_depth = 0
+    backward_of: int | None = None
+
+
+def _tracked_backward(backward: Callable[[Any, np.ndarray], np.ndarray]) -> Any:
+    """Wrap a subclass's ``backward`` so that an outermost call records which forward pass
+    it differentiates (the pass of this module's newest saved values)."""
+
+    @functools.wraps(backward)
+    def wrapper(self: Module, dout: np.ndarray) -> np.ndarray:
+        outermost = _Passes.backward_depth == 0
+        if outermost:
+            _Passes.backward_of = self._caches[-1][0] if self._caches else None
+        _Passes.backward_depth += 1
+        try:
+            return backward(self, dout)
+        finally:
+            _Passes.backward_depth -= 1
+            if outermost:
+                _Passes.backward_of = None
+
+    return wrapper
+
+
 class Module:
     """Base class of every layer: parameters, buffers, children, train/eval mode.
 
     Subclasses call ``super().__init__()`` first, then assign ``Parameter``s and child
     ``Module``s as attributes (they are registered automatically, in assignment order),
-    and implement ``forward(x)`` and ``backward(dout) -> dx``. ``backward`` adds parameter
-    gradients with ``+=`` and returns dL/dx.
+    and implement ``forward(x)`` (ending with ``self._save(cache)``) and
+    ``backward(dout) -> dx`` (starting with ``cache = self._saved()``). ``backward`` adds
+    parameter gradients with ``+=`` and returns dL/dx.
+
+    A module may be used several times in one forward pass (``act`` twice in a Sequential,
+    a ``Linear`` shared between two positions): each call saves its values on a stack and
+    each backward call takes the newest, so backward, which runs the calls in reverse
+    order, gives each call its own values and the parameter gradients add up, as in
+    PyTorch. The values saved by a forward pass are used by one backward pass; a new
+    outermost call (``model(x)``) starts a new pass and discards older values. Misuse
+    raises ``RuntimeError``: backward with no saved values left (backward twice, or a
+    module called several times at the top level), or backward of a pass whose module
+    has since been used in a later pass (a module shared by two models).
 
     Shapes:
         forward: x -> out; backward: dout (out's shape) -> dx (x's shape).
@@ -101,8 +147,14 @@ class Module:
         object.__setattr__(self, "_parameters", {})
         object.__setattr__(self, "_buffers", {})
         object.__setattr__(self, "_modules", {})
-        object.__setattr__(self, "_cache", None)
+        object.__setattr__(self, "_caches", [])  # (pass number, cache), newest last
+        object.__setattr__(self, "_forward_ran", False)
         object.__setattr__(self, "training", True)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "backward" in cls.__dict__:
+            cls.backward = _tracked_backward(cls.__dict__["backward"])  # type: ignore[method-assign]
 
     # -- registration ------------------------------------------------------------------
     def __setattr__(self, name: str, value: Any) -> None:
@@ -138,16 +190,53 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must implement backward(dout)")
 
     def __call__(self, x: object) -> np.ndarray:
-        return self.forward(x)  # type: ignore[arg-type]
+        if _Passes.forward_depth == 0:
+            _Passes.current += 1  # an outermost call: a new forward pass
+        _Passes.forward_depth += 1
+        try:
+            return self.forward(x)  # type: ignore[arg-type]
+        finally:
+            _Passes.forward_depth -= 1
+
+    def _save(self, cache: Any) -> None:
+        """Push what ``backward`` needs (called at the end of ``forward``)."""
+        if self._caches and self._caches[-1][0] != _Passes.current:
+            self._caches.clear()  # values of an earlier pass: that pass is over
+        self._caches.append((_Passes.current, cache))
+        object.__setattr__(self, "_forward_ran", True)
 
     def _saved(self) -> Any:
-        """The cache of the last forward pass; ``RuntimeError`` if there was none."""
-        if self._cache is None:
+        """Pop the values saved by the newest forward call not yet differentiated.
+
+        Raises ``RuntimeError`` when there are none (backward before forward, backward
+        twice, a module called several times at the top level) or when they belong to a
+        later pass than the one being differentiated (a module shared by two models).
+        """
+        if not self._forward_ran:
             raise RuntimeError(
                 f"{self!r}: backward() called before forward(); run a forward pass first "
                 "(backward needs the values saved by forward)"
             )
-        return self._cache
+        if not self._caches:
+            raise RuntimeError(
+                f"{self!r}: backward() has no forward values left to use: backward already "
+                "used them (the values of one forward call serve one backward call; run "
+                "forward again), or this module was called several times at the top level "
+                "(each outermost call starts a new pass and replaces the values of the "
+                "previous one). To use a module several times in one pass, call it inside "
+                "one model (e.g. nn.Sequential(lin, act, lin, act)) and call backward once "
+                "on that model: the gradients of the calls add up, as in PyTorch."
+            )
+        pass_number, cache = self._caches.pop()
+        wanted = _Passes.backward_of
+        if wanted is not None and pass_number != wanted:
+            raise RuntimeError(
+                f"{self!r}: this module was used in a later forward pass (of another model "
+                "that shares it, or a later call) after the pass being differentiated, and "
+                "that replaced the values saved for backward. Run the model's forward pass "
+                "again just before its backward pass."
+            )
+        return cache
 
     # -- traversal ---------------------------------------------------------------------
     def children(self) -> Iterator[Module]:
@@ -158,17 +247,39 @@ class Module:
         """``(name, module)`` for the direct sub-modules."""
         yield from self._modules.items()
 
+    def named_modules(self, prefix: str = "") -> list[tuple[str, Module]]:
+        """``(dotted name, module)`` for this module (name ``prefix``) and its descendants,
+        depth first; a module registered twice (shared) is listed once, as in PyTorch."""
+        out: list[tuple[str, Module]] = []
+        seen: set[int] = set()
+        stack = [(prefix, self)]
+        while stack:
+            name, m = stack.pop()
+            if id(m) in seen:
+                continue
+            seen.add(id(m))
+            out.append((name, m))
+            children = [(f"{name}.{c}" if name else c, ch) for c, ch in m._modules.items()]
+            stack.extend(reversed(children))
+        return out
+
     def modules(self) -> Iterator[Module]:
-        """This module and all its descendants, depth first (self first)."""
-        yield self
-        for child in self._modules.values():
-            yield from child.modules()
+        """This module and all its descendants, depth first (self first), each once."""
+        for _, m in self.named_modules():
+            yield m
 
     def named_parameters(self, prefix: str = "") -> list[tuple[str, Parameter]]:
-        """``(dotted name, Parameter)`` pairs, e.g. ``("0.weight", p)`` in a Sequential."""
-        out = [(prefix + name, p) for name, p in self._parameters.items()]
-        for cname, child in self._modules.items():
-            out.extend(child.named_parameters(prefix=f"{prefix}{cname}."))
+        """``(dotted name, Parameter)`` pairs, e.g. ``("0.weight", p)`` in a Sequential.
+
+        A parameter reachable twice (a module used at two positions: weight tying) is
+        listed once, under its first name, as in PyTorch.
+        """
+        out, seen = [], set()
+        for mname, m in self.named_modules(prefix.rstrip(".")):
+            for name, p in m._parameters.items():
+                if id(p) not in seen:
+                    seen.add(id(p))
+                    out.append((f"{mname}.{name}" if mname else name, p))
         return out
 
     def parameters(self) -> list[Parameter]:
@@ -176,11 +287,13 @@ class Module:
         return [p for _, p in self.named_parameters()]
 
     def named_buffers(self, prefix: str = "") -> list[tuple[str, np.ndarray]]:
-        """``(dotted name, array)`` of the buffers, e.g. BatchNorm running statistics."""
-        out = [(prefix + name, getattr(self, name)) for name in self._buffers]
-        for cname, child in self._modules.items():
-            out.extend(child.named_buffers(prefix=f"{prefix}{cname}."))
-        return out
+        """``(dotted name, array)`` of the buffers, e.g. BatchNorm running statistics
+        (each module once, like :meth:`named_parameters`)."""
+        return [
+            (f"{mname}.{name}" if mname else name, getattr(m, name))
+            for mname, m in self.named_modules(prefix.rstrip("."))
+            for name in m._buffers
+        ]
 
     # -- state -------------------------------------------------------------------------
     def zero_grad(self) -> None:
@@ -303,7 +416,8 @@ class Linear(Module):
     def forward(self, x: np.ndarray) -> np.ndarray:
         xa = _input(self, x, self.in_features)
         b = None if self.bias is None else self.bias.data
-        out, self._cache = F.linear_forward(xa, self.weight.data, b)
+        out, cache = F.linear_forward(xa, self.weight.data, b)
+        self._save(cache)
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
@@ -355,7 +469,8 @@ class Activation(Module):
         return ", ".join(f"{k}={v!r}" for k, v in self.options.items())
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        out, self._cache = type(self)._forward(x, **self.options)
+        out, cache = type(self)._forward(x, **self.options)
+        self._save(cache)
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
@@ -429,7 +544,8 @@ class Dropout(Module):
         return f"p={self.p}"
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        out, self._cache = F.dropout_forward(x, self.p, self.rng, training=self.training)
+        out, cache = F.dropout_forward(x, self.p, self.rng, training=self.training)
+        self._save(cache)
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
@@ -469,7 +585,7 @@ class BatchNorm1d(Module):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         xa = _input(self, x, self.num_features)
-        out, self._cache = F.batchnorm_forward(
+        out, cache = F.batchnorm_forward(
             xa,
             self.weight.data,
             self.bias.data,
@@ -479,6 +595,7 @@ class BatchNorm1d(Module):
             momentum=self.momentum,
             eps=self.eps,
         )
+        self._save(cache)
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
@@ -510,7 +627,8 @@ class LayerNorm(Module):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         xa = _input(self, x, self.num_features)
-        out, self._cache = F.layernorm_forward(xa, self.weight.data, self.bias.data, self.eps)
+        out, cache = F.layernorm_forward(xa, self.weight.data, self.bias.data, self.eps)
+        self._save(cache)
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
@@ -544,7 +662,7 @@ class Residual(Module):
                 f"Residual: the wrapped {type(self.module).__name__} must keep the input shape "
                 f"{xa.shape} so that x + module(x) is defined, got {fx.shape}"
             )
-        self._cache = xa.shape
+        self._save(xa.shape)
         return xa + fx
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
@@ -589,7 +707,7 @@ class Sequential(Module):
     def forward(self, x: np.ndarray) -> np.ndarray:
         for m in self._modules.values():
             x = m(x)
-        self._cache = True
+        self._save(None)
         return x
 
     def backward(self, dout: np.ndarray) -> np.ndarray:

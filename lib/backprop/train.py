@@ -28,6 +28,7 @@ import numpy as np
 
 from ._checks import as_float_array, check_nonempty_batch, check_rng
 from .data import minibatches
+from .nn import BatchNorm1d
 from .optim import clip_grad_norm, grad_norm
 
 __all__ = ["History", "accuracy_score", "evaluate", "fit", "predict"]
@@ -138,6 +139,26 @@ def _check_pos_int(value: object, name: str) -> int:
     return int(value)
 
 
+def _check_drop_last(model: Any, drop_last: object, n: int, batch_size: int) -> bool:
+    """Resolve ``fit``'s ``drop_last``: ``None`` drops a last batch of one sample when the
+    model has BatchNorm1d (a batch of one has no variance to normalise with)."""
+    if drop_last is None:
+        modules = model.modules() if callable(getattr(model, "modules", None)) else []
+        has_batchnorm = any(isinstance(m, BatchNorm1d) for m in modules)
+        drop = has_batchnorm and n % batch_size == 1
+    elif isinstance(drop_last, bool | np.bool_):
+        drop = bool(drop_last)
+    else:
+        raise ValueError(f"drop_last must be True, False or None (automatic), got {drop_last!r}")
+    if drop and n < batch_size:
+        raise ValueError(
+            f"drop_last leaves no full batch: batch_size={batch_size} is larger than the "
+            f"{n} training samples; use a batch_size of at most {n}"
+            + (" (and at least 2 for BatchNorm1d)" if drop_last is None else "")
+        )
+    return drop
+
+
 def _set_mode(model: Any, training: bool) -> None:
     model.train(training)
 
@@ -233,6 +254,7 @@ def fit(
     clip_norm: float | None = None,
     progress: bool = False,
     accuracy: bool = True,
+    drop_last: bool | None = None,
 ) -> History:
     """Train ``model`` with mini-batch gradient descent; return a :class:`History`.
 
@@ -245,6 +267,11 @@ def fit(
     and, with ``restore_best``, reloads the weights (and buffers) of the best epoch.
     A NaN/inf loss or gradient raises ``FloatingPointError`` naming the step, the epoch and
     the likely cause. ``scheduler.step()`` is called once per epoch.
+
+    ``drop_last`` (as in PyTorch's ``DataLoader``): ``True`` leaves out the incomplete last
+    mini-batch of each epoch, ``False`` keeps it. The default ``None`` keeps it, except
+    when the model has a ``BatchNorm1d`` and the last batch would hold a single sample:
+    batch normalisation in training mode cannot estimate a variance from one sample.
 
     Shapes:
         X: (N, ...), y: (N,) labels or (N, ...) targets; X_val, y_val likewise.
@@ -265,6 +292,7 @@ def fit(
     X, y = _check_xy(X, y, "X", "y")
     epochs = _check_pos_int(epochs, "epochs")
     batch_size = _check_pos_int(batch_size, "batch_size")
+    drop = _check_drop_last(model, drop_last, X.shape[0], batch_size)
     rng = check_rng(rng)
     if (X_val is None) != (y_val is None):
         raise ValueError("pass both X_val and y_val for validation, or neither")
@@ -308,7 +336,7 @@ def fit(
             history.lr.append(float(lr) if lr is not None else math.nan)
             model.train()
             loss_sum, correct_sum, acc_ok, norm_sum, n_seen, n_steps = 0.0, 0.0, True, 0.0, 0, 0
-            for xb, yb in minibatches(X, y, batch_size, rng):
+            for xb, yb in minibatches(X, y, batch_size, rng, drop_last=drop):
                 step = history.steps + 1
                 model.zero_grad()
                 with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
