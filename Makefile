@@ -29,7 +29,10 @@ $(STAMP): requirements.txt pyproject.toml
 # `assets` installs the pinned MathJax / mermaid / widget manager (package-lock.json) into
 # node_modules; the build copies them into the site (tools/offline_assets.py), so maths,
 # diagrams and widgets render with no network. Without npm: one line, CDN assets.
+# tools/book_cache.py clears the page cache when lib/backprop (or requirements.txt) changed
+# since the cache was filled: the cache keys pages on their own cells only.
 book: $(STAMP) assets
+	$(BIN)/python tools/book_cache.py _build
 	$(BIN)/jupyter-book build . $(JB_FLAGS)
 	@echo "Book built: _build/html/index.html"
 
