@@ -4,9 +4,19 @@ The exercises' tests (run by otter-grader through ``grader.check("q")``) call th
 so that a wrong answer gets a *specific* message: which shape was expected, whether the
 result is the right answer times 2 or times -1, whether it is transposed, and so on. Every
 failure is raised as :class:`Feedback`, a subclass of ``AssertionError``, whose message is
-written for the learner. Learner code is always called through :func:`call`, which applies
-a time limit and turns any exception into a readable message, so a check never hangs and
-never shows a traceback from inside the grader.
+written for the learner. Three rules hold for every message:
+
+- it never contains the expected value (no expected number, no right option);
+- a named mistake is named only when the test recomputed that mistake on its own inputs
+  and the learner's result matched it (a ratio alone names only 2, 1/2, -1, N and 1/N);
+- it never is a Python error from inside the grader: wrong types get a sentence.
+
+Learner code is always called through :func:`call`, which applies a time limit that a
+learner's ``except Exception`` cannot swallow (:class:`TimeLimitExceeded` derives from
+``BaseException``, as ``KeyboardInterrupt`` does) and turns any exception into a readable
+message. ``tools/exercises.py build`` wraps every test of every exercise in
+:func:`run_check`, so a failing check prints only the line ``_run_check(_check)`` and the
+feedback, never the test's source with its expected values.
 
 Typical use in a test::
 
@@ -18,17 +28,22 @@ Typical use in a test::
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
+import re
 import signal
+import sys
 import threading
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
 
 __all__ = [
     "Feedback",
+    "TimeLimitExceeded",
     "call",
     "check_accumulates",
     "check_array",
@@ -39,14 +54,20 @@ __all__ = [
     "check_scalar",
     "check_shape",
     "diagnose",
+    "going_further",
+    "limit_cell_time",
+    "number",
     "require_function",
+    "run_check",
+    "stack",
+    "time_limit",
+    "watch_cells",
 ]
 
-# Constant factors worth naming, and the mistake each usually means.
+# Factors a ratio alone may name (any other factor is reported as a wrong value).
 _FACTOR_HINTS: tuple[tuple[float, str], ...] = (
     (2.0, "2x too large: counted twice, or kept the 2 of a derivative whose loss has a 1/2?"),
     (0.5, "half the expected value: a missing factor 2 (d/dx x^2 = 2x)?"),
-    (-2.0, "-2x the expected value: sign flipped and counted twice?"),
 )
 
 
@@ -54,31 +75,104 @@ class Feedback(AssertionError):
     """A failed check, with a message addressed to the learner."""
 
 
-# --------------------------------------------------------------------------- calling
+# --------------------------------------------------------------------------- time limits
 
 
-class _Timeout(Exception):
-    pass
+class TimeLimitExceeded(BaseException):
+    """Raised inside code that ran past a :func:`time_limit`.
+
+    It derives from ``BaseException`` (like ``KeyboardInterrupt``), so a learner's
+    ``try: ... except Exception: pass`` cannot swallow it. ``limit`` is the limit that
+    expired, so nested limits (a cell, a check, one call) each catch only their own.
+    """
+
+    def __init__(self, limit: _Limit) -> None:
+        super().__init__(f"stopped after {limit.seconds:g} s")
+        self.limit = limit
+
+
+class _Limit:
+    def __init__(self, seconds: float) -> None:
+        self.seconds = float(seconds)
+        self.deadline = time.monotonic() + self.seconds
+        self.fired = False
+
+
+_active: list[_Limit] = []  # open limits, outermost first
+_previous_handler: Any = None
+_REFIRE = 0.25  # s: an expired limit fires again until its block exits (a bare except)
+
+
+def _arm() -> None:
+    if not _active:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        return
+    wait = min(lim.deadline for lim in _active) - time.monotonic()
+    signal.setitimer(signal.ITIMER_REAL, max(wait, 1e-4), _REFIRE)
+
+
+def _on_alarm(signum: int, frame: object) -> None:
+    now = time.monotonic()
+    expired = [lim for lim in _active if lim.deadline <= now]
+    if not expired:
+        _arm()
+        return
+    expired[0].fired = True  # the outermost expired limit: its owner handles it
+    raise TimeLimitExceeded(expired[0])
+
+
+def _can_use_alarm() -> bool:
+    return threading.current_thread() is threading.main_thread() and hasattr(signal, "SIGALRM")
+
+
+def _push(limit: _Limit) -> None:
+    global _previous_handler
+    if not _active:
+        _previous_handler = signal.signal(signal.SIGALRM, _on_alarm)
+    _active.append(limit)
+    _arm()
+
+
+def _pop(limit: _Limit) -> None:
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    if limit in _active:
+        _active.remove(limit)
+    if _active:
+        _arm()
+    else:
+        signal.signal(signal.SIGALRM, _previous_handler or signal.SIG_DFL)
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float) -> Iterator[_Limit]:
+    """Raise :class:`TimeLimitExceeded` in the block if it runs longer than ``seconds``.
+
+    Uses a ``SIGALRM`` timer, so it works in the main thread only (elsewhere the block runs
+    without a limit). Limits nest. Once expired, the limit fires again every 0.25 s until
+    the block exits, and the block raises even if learner code swallowed every firing.
+    """
+    limit = _Limit(seconds)
+    if not _can_use_alarm():
+        yield limit
+        return
+    _push(limit)
+    try:
+        yield limit
+    finally:
+        _pop(limit)
+    if limit.fired:  # expired, but learner code caught the exception and carried on
+        raise TimeLimitExceeded(limit)
 
 
 def _run_with_time_limit(fn: Callable[[], Any], seconds: float) -> Any:
-    """Run ``fn()`` and raise ``_Timeout`` if it takes longer than ``seconds``.
+    """Run ``fn()``; raise :class:`TimeLimitExceeded` if it takes longer than ``seconds``.
 
     In the main thread a ``SIGALRM`` timer interrupts the call; elsewhere the call runs in a
     daemon thread that is abandoned when the time is up.
     """
-    if threading.current_thread() is threading.main_thread() and hasattr(signal, "SIGALRM"):
-
-        def on_alarm(signum: int, frame: object) -> None:
-            raise _Timeout
-
-        previous = signal.signal(signal.SIGALRM, on_alarm)
-        signal.setitimer(signal.ITIMER_REAL, seconds)
-        try:
+    if _can_use_alarm():
+        with time_limit(seconds):
             return fn()
-        finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, previous)
 
     box: dict[str, Any] = {}
 
@@ -92,16 +186,210 @@ def _run_with_time_limit(fn: Callable[[], Any], seconds: float) -> Any:
     worker.start()
     worker.join(seconds)
     if worker.is_alive():
-        raise _Timeout
+        raise TimeLimitExceeded(_Limit(seconds))
     if "error" in box:
         raise box["error"]
     return box.get("value")
 
 
+# --------------------------------------------------------------------------- notebook cells
+
+# name -> what went wrong in the last run of a cell that assigns or defines that name
+_cell_errors: dict[str, str] = {}
+_watching: set[str] = set()
+_ASSIGNED = re.compile(
+    r"^(?:def\s+(\w+)|([A-Za-z_]\w*(?:\s*,\s*[A-Za-z_]\w*)*)\s*(?::[^=]*)?=(?!=))"
+)
+
+
+def _names_defined(source: str) -> set[str]:
+    """Names a cell assigns or defines at its top level (read from the text, so a cell with
+    a syntax error still counts)."""
+    names: set[str] = set()
+    for line in source.splitlines():
+        m = _ASSIGNED.match(line)
+        if m:
+            names.update(n.strip() for n in (m.group(1) or m.group(2)).split(","))
+    return names
+
+
+def _describe_error(err: BaseException) -> str:
+    if isinstance(err, TimeLimitExceeded):
+        return (
+            f"was stopped after {err.limit.seconds:g} s without finishing "
+            "(an infinite loop, e.g. a `while` whose condition never becomes false?)"
+        )
+    if isinstance(err, SyntaxError):
+        return f"has a syntax error ({err.msg}, line {err.lineno})"
+    return f"raised {type(err).__name__}: {err}"
+
+
+def _after_cell(result: Any) -> None:
+    info = getattr(result, "info", None)
+    names = _names_defined(getattr(info, "raw_cell", "") or "")
+    err = getattr(result, "error_before_exec", None) or getattr(result, "error_in_exec", None)
+    for name in names:
+        if err is None:
+            _cell_errors.pop(name, None)
+        else:
+            _cell_errors[name] = _describe_error(err)
+
+
+def _ipython() -> Any:
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython is installed with Jupyter
+        return None
+    return get_ipython()
+
+
+def watch_cells() -> None:
+    """Remember which notebook cells raised, so a check can tell "not answered yet" from
+    "the cell that sets it failed" (e.g. ``q3_answer = B`` without quotes: NameError).
+
+    Call it once, in the notebook's first cell; outside IPython it does nothing.
+    """
+    ip = _ipython()
+    if ip is None or "errors" in _watching:
+        return
+    ip.events.register("post_run_cell", _after_cell)
+    _watching.add("errors")
+
+
+_GRADER_CELLS = (".check(", ".check_all(", "Checker.", "GradingResults")
+
+
+def limit_cell_time(seconds: float, log: str | None = None) -> None:
+    """Stop any notebook cell that runs longer than ``seconds`` (used when grading).
+
+    The cell raises :class:`TimeLimitExceeded` and the notebook goes on with the next cell,
+    so one infinite loop costs one question, not the whole notebook. Each stopped cell is
+    appended to the file ``log`` (one line each), for the grade's note. Cells that run the
+    checks (``grader.check``, otter's own) are exempt: each check has its own limits.
+    """
+    ip = _ipython()
+    if ip is None or not _can_use_alarm() or "time" in _watching:
+        return
+    current: list[_Limit] = []
+
+    def before(info: Any = None, *_: Any) -> None:
+        source = getattr(info, "raw_cell", "") or ""
+        if any(marker in source for marker in _GRADER_CELLS):
+            return  # the checks limit their own time (run_check, call); otter must finish
+        limit = _Limit(seconds)
+        current.append(limit)
+        _push(limit)
+
+    def after(result: Any) -> None:
+        while current:
+            limit = current.pop()
+            _pop(limit)
+            if limit.fired and log:
+                first = ((getattr(result.info, "raw_cell", "") or "").strip().splitlines() or [""])[
+                    0
+                ]
+                with open(log, "a", encoding="utf-8") as fh:
+                    fh.write(f"a cell stopped after {seconds:g} s: {first[:60]}\n")
+
+    ip.events.register("pre_run_cell", before)
+    ip.events.register("post_run_cell", after)
+    _watching.add("time")
+
+
+def _why_missing(name: str) -> str | None:
+    """If the last cell that sets ``name`` failed, say how; otherwise ``None``."""
+    if name in _cell_errors:
+        return _cell_errors[name]
+    err = getattr(sys, "last_value", None)  # without watch_cells: IPython's last error
+    tb = getattr(sys, "last_traceback", None)
+    if err is None:
+        return None
+    source = ""
+    if isinstance(err, SyntaxError):
+        source = err.text or ""
+    elif tb is not None:
+        import linecache
+
+        source = "".join(linecache.getlines(tb.tb_frame.f_code.co_filename))
+        while tb.tb_next is not None and not source:
+            tb = tb.tb_next
+            source = "".join(linecache.getlines(tb.tb_frame.f_code.co_filename))
+    return _describe_error(err) if name in _names_defined(source) else None
+
+
+def _missing_message(name: str, what: str, *, choice: bool = False) -> str:
+    """``what`` (the message for an unanswered ``name``), unless its cell failed."""
+    why = _why_missing(name)
+    if why is None:
+        return what
+    message = f"`{name}` is not defined: the cell that sets it {why}."
+    if choice and "NameError" in why:
+        m = re.search(r"name '(\w+)' is not defined", why)
+        letter = m.group(1) if m and len(m.group(1)) == 1 else "X"
+        message += f' Answers are strings: put the letter in quotes, `{name} = "{letter}"`.'
+    else:
+        message += " Fix that cell and run it again."
+    return message
+
+
+# --------------------------------------------------------------------------- running a check
+
+
+def run_check(check: Callable[..., None], *args: Any, timeout: float = 60.0) -> None:
+    """Run one test's body so that only its feedback reaches the learner.
+
+    ``tools/exercises.py build`` wraps every test function's body in a function ``_check``
+    and calls ``run_check(_check, *args)`` with the test's arguments; otter then shows that one line when a check fails,
+    never the test's source (which holds the expected values). The whole check runs under
+    a time limit; an exception that is not :class:`Feedback` (a wrong type reaching the
+    test's own arithmetic, say) becomes a sentence instead of a Python error.
+    """
+    try:
+        with time_limit(timeout) as limit:
+            check(*args)
+    except Feedback as fb:
+        raise Feedback(str(fb)) from None
+    except TimeLimitExceeded as exc:
+        if exc.limit is not limit:
+            raise
+        raise Feedback(
+            f"this check did not finish within {timeout:g} s: does one of your functions "
+            "loop forever (a `while` whose condition never changes, an index never advanced)?"
+        ) from None
+    except AssertionError as exc:
+        raise Feedback(str(exc) or "a check of your answer failed.") from None
+    except Exception as exc:
+        raise Feedback(
+            f"your answer could not be checked ({type(exc).__name__}: {exc}): does each "
+            "answer have the type the question asks for (a number, an array, a function, "
+            "a string)?"
+        ) from None
+
+
+@contextlib.contextmanager
+def going_further(needs: str, *, timeout: float = 20.0) -> Iterator[None]:
+    """Run an ungraded "Going further" cell so that it never stops Run-all.
+
+    Errors and a block that runs longer than ``timeout`` seconds (a learner's function
+    that loops forever) print one line instead: finish ``needs`` first.
+    """
+    try:
+        with time_limit(timeout) as limit:
+            yield
+    except TimeLimitExceeded as exc:
+        if exc.limit is not limit:
+            raise
+        print(f"Stopped after {timeout:g} s: finish {needs} first (does a function loop forever?)")
+    except Exception as error:  # the learner has not finished the questions yet
+        print(f"Finish {needs} first ({type(error).__name__}: {error})")
+
+
 def require_function(fn: object, name: str) -> Callable[..., Any]:
     """Return ``fn`` if it is callable; otherwise explain what is missing."""
     if fn is None:
-        raise Feedback(f"`{name}` is not defined: run the cell where you define it.")
+        raise Feedback(
+            _missing_message(name, f"`{name}` is not defined: run the cell where you define it.")
+        )
     if fn is Ellipsis:
         raise Feedback(f"`{name}` is still `...`: replace it with your answer.")
     if not callable(fn):
@@ -132,22 +420,31 @@ def call(
     originals = args
     args = copy.deepcopy(args)
     kwargs = copy.deepcopy(kwargs)
+    own: list[_Limit] = []
+
+    def run() -> Any:
+        if _can_use_alarm():
+            with time_limit(timeout) as limit:
+                own.append(limit)
+                return func(*args, **kwargs)
+        return _run_with_time_limit(lambda: func(*args, **kwargs), timeout)
+
     try:
-        result = _run_with_time_limit(lambda: func(*args, **kwargs), timeout)
-    except _Timeout:
+        result = run()
+    except TimeLimitExceeded as exc:
+        if own and exc.limit is not own[0]:
+            raise  # an outer limit (the whole check, the cell) expired: its owner reports
         raise Feedback(
-            f"`{name}` did not finish within {timeout:g} s: is there an infinite loop, "
-            "or a Python loop over every element where a vectorised NumPy expression would do?"
+            f"`{name}` did not finish within {timeout:g} s: is there an infinite loop (a "
+            "`while` whose condition never changes, an index never advanced), or a Python "
+            "loop over every element where a vectorised NumPy expression would do?"
         ) from None
     except Feedback:
         raise
     except NotImplementedError:
         raise Feedback(f"`{name}` is not implemented yet.") from None
     except Exception as exc:
-        raise Feedback(
-            f"`{name}` raised {type(exc).__name__}: {exc}. "
-            "Check the shapes of the arrays you combine (print them)."
-        ) from None
+        raise Feedback(_error_message(name, exc)) from None
     if not allow_mutation:
         arg_names = list(arg_names or [f"arg{i + 1}" for i in range(len(args))])
         check_not_mutated(
@@ -177,12 +474,51 @@ def call(
     return result
 
 
+def _error_message(name: str, exc: Exception) -> str:
+    """The feedback for an exception raised by the learner's function ``name``."""
+    text = f"`{name}` raised {type(exc).__name__}: {exc}."
+    if "Cannot cast ufunc" in str(exc) or "output from dtype('float" in str(exc):
+        return (
+            f"{text} An in-place update (`-=`, `+=`) cannot store floats in an integer "
+            "array: an input such as np.array([1, -2]) holds integers, and so does its "
+            ".copy(). Start from a float copy, e.g. `np.array(theta0, dtype=float)`."
+        )
+    if isinstance(exc, ValueError) and ("shape" in str(exc) or "broadcast" in str(exc)):
+        return f"{text} Check the shapes of the arrays you combine (print them)."
+    return f"{text} Run your function on a small example to see the full error."
+
+
+def number(value: object, name: str) -> float:
+    """Return ``value`` as a float, or raise :class:`Feedback` saying why it is not a number."""
+    if value is None or value is Ellipsis:
+        raise Feedback(_missing_message(name, f"`{name}` is still unanswered: set it to a number."))
+    if isinstance(value, str):
+        raise Feedback(
+            f"{name} should be a number, got the string {value!r}: write the expression "
+            "without quotes."
+        )
+    if isinstance(value, np.ndarray) and value.size == 1:
+        value = value.reshape(())[()]
+    if isinstance(value, list | tuple | np.ndarray):
+        shape = np.shape(value)
+        raise Feedback(f"{name} should be a single number, got an array of shape {shape}.")
+    try:
+        out = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise Feedback(f"{name} should be a number, got a {type(value).__name__}.") from None
+    if not math.isfinite(out):
+        raise Feedback(f"{name} is {out}: it should be a finite number.")
+    return out
+
+
 # --------------------------------------------------------------------------- diagnosis
 
 
 def _as_float_array(value: object, name: str) -> np.ndarray:
     if value is None:
-        raise Feedback(f"{name} is None: did you forget to return or assign it?")
+        raise Feedback(
+            _missing_message(name, f"{name} is None: did you forget to return or assign it?")
+        )
     if value is Ellipsis:
         raise Feedback(f"{name} is still `...`: replace it with your answer.")
     try:
@@ -204,6 +540,34 @@ def _fit_factor(got: np.ndarray, expected: np.ndarray) -> float | None:
     return c if resid < 1e-6 else None
 
 
+def _how_wrong(arr: np.ndarray, expected: np.ndarray, name: str) -> str:
+    """A wrong value that no named mistake explains: say so, and how where one can tell.
+
+    Never states the expected value.
+    """
+    close = np.isclose(arr, expected, rtol=1e-6, atol=1e-9)
+    integral = np.all(arr == np.round(arr))
+    if integral and not np.all(expected == np.round(expected)):
+        return (
+            f"{name} holds whole numbers where the right values are not whole: an integer "
+            "division (`//` instead of `/`), or an integer array receiving float results?"
+        )
+    rel = float(np.max(np.abs(arr - expected) / np.maximum(np.abs(expected), 1e-300)))
+    if arr.ndim == 0 and rel < 5e-3:
+        return (
+            f"{name} is close to the right value but not equal (relative error {rel:.1g}): "
+            "a rounded constant or a rounded intermediate result? Use exact expressions "
+            "(e.g. `2 / 7`, not `0.286`) and do not round."
+        )
+    if arr.ndim == 0:
+        return f"{name} has the wrong value."
+    first = tuple(int(i) for i in np.argwhere(~close)[0])
+    return (
+        f"{name} has wrong values: {int((~close).sum())} of its {arr.size} entries differ "
+        f"from the right ones, the first at index {first} (where you have {float(arr[first]):.6g})."
+    )
+
+
 def diagnose(
     got: object,
     expected: np.ndarray,
@@ -217,11 +581,13 @@ def diagnose(
     """Return a message describing how ``got`` differs from ``expected``, or ``None`` if equal.
 
     Recognises: ``None``/``...``, non-numeric values, NaN/inf, wrong shape (including a
-    transposed matrix, a bias gradient that was not summed over the batch, and ``(1, D)``
-    instead of ``(D,)``), an all-zero result, a flipped sign, a constant factor (2x, 1/2,
-    ``N`` or ``1/N`` for a batch of size ``N``, or a problem-specific factor in ``hints``,
-    e.g. ``{1 - p: "kept units were not divided by 1 - p"}``), and otherwise reports the
-    largest error.
+    transposed matrix, a bias gradient that was not summed over the batch or was summed
+    over the wrong axis, and ``(1, D)`` instead of ``(D,)``), an all-zero result, a flipped
+    sign, the factors 2, 1/2, ``N`` and ``1/N`` for a batch of size ``N``, a
+    problem-specific factor in ``hints`` (e.g. ``{1 - p: "kept units were not divided by
+    1 - p"}``), whole numbers where fractions belong (an integer division) and a nearly
+    right value (a rounded constant). Any other difference is reported as wrong values,
+    without the expected value and without an arbitrary factor.
 
     Shapes:
         got, expected: any shape (compared exactly).
@@ -234,23 +600,32 @@ def diagnose(
     if arr.shape != expected.shape:
         return _shape_message(arr.shape, expected.shape, name, batch_size)
     bad = ~np.isfinite(arr)
-    if bad.any():
+    if bad.any() and not np.array_equal(bad, ~np.isfinite(expected)):
         where = tuple(int(i) for i in np.argwhere(bad)[0])
         return (
             f"{name} contains NaN or inf ({int(bad.sum())} entries, first at index {where}): "
             "look for a log of 0, a division by 0, or exp of a large number."
         )
-    if np.allclose(arr, expected, rtol=rtol, atol=atol):
+    if np.allclose(arr, expected, rtol=rtol, atol=atol, equal_nan=True):
         return None
+    arr, expected = np.where(bad, 0.0, arr), np.where(bad, 0.0, expected)
+    if arr.ndim == 0 and arr == 0 and expected != 0:
+        return (
+            f"{name} is 0: not computed yet, or an integer division? `//` rounds down to a "
+            "whole number (`1 // 3` is 0); use `/`."
+        )
     if not np.any(arr) and np.any(expected):
-        return f"{name} is all zeros: has it been computed (or reset after computing)?"
+        return (
+            f"{name} is all zeros: has it been computed (or reset after computing)? "
+            "An integer division such as `1 // n` is 0 too."
+        )
     if np.allclose(arr, -expected, rtol=rtol, atol=atol):
         return f"{name} has the sign flipped: check the direction (+ vs -) of your update or derivative."
     c = _fit_factor(arr, expected)
     if c is not None:
         for factor, hint in (hints or {}).items():
             if np.isclose(c, factor, rtol=1e-6):
-                return f"{name} is {c:.4g} x the expected value: {hint}"
+                return f"{name}: {hint}"
         if batch_size is not None and batch_size > 1:
             if np.isclose(c, batch_size, rtol=1e-6):
                 return (
@@ -265,27 +640,18 @@ def diagnose(
         for factor, hint in _FACTOR_HINTS:
             if np.isclose(c, factor, rtol=1e-6):
                 return f"{name} is {hint}"
-        return f"{name} is off by a constant factor: it equals {c:.4g} x the expected value."
-    err = np.abs(arr - expected)
-    idx = np.unravel_index(int(np.argmax(err)), err.shape) if err.ndim else ()
-    return (
-        f"{name} has wrong values: the largest difference is {float(err.max()):.3g}"
-        + (f" at index {tuple(int(i) for i in idx)}" if idx else "")
-        + f" (got {float(arr[idx]):.6g}, expected {float(expected[idx]):.6g})."
-    )
+    return _how_wrong(arr, expected, name)
 
 
 def _shape_message(
     got: tuple[int, ...], expected: tuple[int, ...], name: str, batch_size: int | None
 ) -> str:
     base = f"{name} has shape {got}, expected {expected}"
-    if (
-        len(got) == len(expected) >= 1
-        and got[1:] == expected[1:]
-        and abs(got[0] - expected[0]) == 1
-    ):
-        more_or_fewer = "one row too many" if got[0] > expected[0] else "one row short"
-        return f"{base}: {more_or_fewer} (an off-by-one in a loop or a slice?)."
+    if len(expected) == 1 and len(got) == 1 and batch_size is not None and got[0] == batch_size:
+        return (
+            f"{base}: summed over the wrong axis? axis=1 adds up each example's row; a "
+            "gradient shared by all examples (a bias) sums over the batch, axis=0."
+        )
     if len(got) == 2 and got == expected[::-1] and got != expected:
         return f"{base}: it is transposed (check the order of the matrix product, e.g. x.T @ dout)."
     if len(expected) == 1 and len(got) == 2:
@@ -293,6 +659,13 @@ def _shape_message(
             return f"{base}: drop the extra axis (sum with axis=0, without keepdims=True)."
         if got[1] == expected[0] and (batch_size is None or got[0] == batch_size):
             return f"{base}: sum over the batch axis (axis=0); the bias is shared by all samples."
+    if (
+        len(got) == len(expected) >= 1
+        and got[1:] == expected[1:]
+        and abs(got[0] - expected[0]) == 1
+    ):
+        more_or_fewer = "one row too many" if got[0] > expected[0] else "one row short"
+        return f"{base}: {more_or_fewer} (an off-by-one in a loop or a slice?)."
     return f"{base}."
 
 
@@ -333,17 +706,20 @@ def check_scalar(
     atol: float = 1e-12,
     batch_size: int | None = None,
     hints: dict[float, str] | None = None,
+    mistakes: dict[str, float] | None = None,
 ) -> None:
-    """Raise :class:`Feedback` unless ``got`` is a single number close to ``expected``."""
-    if isinstance(got, np.ndarray) and got.size == 1:
-        got = got.reshape(())
-    if isinstance(got, str):
-        raise Feedback(f"{name} should be a number, got the string {got!r}.")
-    arr = _as_float_array(got, name)
-    if arr.shape != ():
-        raise Feedback(f"{name} should be a single number, got an array of shape {arr.shape}.")
+    """Raise :class:`Feedback` unless ``got`` is a single number close to ``expected``.
+
+    ``mistakes`` maps a message to the value one specific mistake gives (recomputed by the
+    test); a match gives ``"{name}: {message}"``.
+    """
+    value = number(got, name)
+    if mistakes and not np.isclose(value, expected, rtol=rtol, atol=atol):
+        for text, wrong in mistakes.items():
+            if np.isclose(value, wrong, rtol=rtol, atol=atol):
+                raise Feedback(f"{name}: {text}")
     check_array(
-        arr,
+        np.float64(value),
         np.asarray(expected, dtype=np.float64),
         name,
         batch_size=batch_size,
@@ -356,12 +732,18 @@ def check_scalar(
 def check_choice(got: object, correct: str, name: str, explanations: dict[str, str]) -> None:
     """Check a multiple-choice answer; wrong options get their own explanation.
 
-    ``explanations`` maps every option letter (upper case) to why it is right or wrong.
+    ``explanations`` maps every option letter (upper case) to why it is right or wrong; a
+    wrong option's explanation must not name the right option (the message shows it).
     """
+    options = sorted(explanations)
     if got is None or got is Ellipsis:
-        raise Feedback(f"{name} is still unanswered: set it to one of {sorted(explanations)}.")
+        raise Feedback(
+            _missing_message(
+                name, f"{name} is still unanswered: set it to one of {options}.", choice=True
+            )
+        )
     if not isinstance(got, str) or got.strip().upper() not in explanations:
-        raise Feedback(f"{name} should be one of the strings {sorted(explanations)}, got {got!r}.")
+        raise Feedback(f"{name} should be one of the strings {options}, got {got!r}.")
     choice = got.strip().upper()
     if choice != correct.upper():
         raise Feedback(f"{name} = {choice!r} is not right. {explanations[choice]}")
@@ -393,6 +775,19 @@ def check_accumulates(first: np.ndarray, second: np.ndarray, name: str) -> None:
     check_array(second, 2 * np.asarray(first), f"{name} after two backward passes")
 
 
+def stack(arrays: Sequence[object], name: str, shapes: Sequence[tuple[int, ...]]) -> np.ndarray:
+    """Check each array's shape, then join them into one flat array.
+
+    Used to check a function on several input sets at once: a mistake is named by
+    :func:`check_known_mistakes` only if it explains the results on *every* set, so a
+    coincidence on one set (Adam at step 1, where ``1 / (1 - beta1) = 10``) names nothing.
+    """
+    flat = []
+    for arr, shape in zip(arrays, shapes, strict=True):
+        flat.append(np.ravel(check_shape(arr, shape, name)))
+    return np.concatenate(flat) if flat else np.zeros(0)
+
+
 def check_known_mistakes(
     got: object,
     expected: np.ndarray,
@@ -406,10 +801,12 @@ def check_known_mistakes(
 ) -> None:
     """Like :func:`check_array`, but first recognise problem-specific wrong answers.
 
-    ``mistakes`` maps a message to the array that one specific mistake produces (computed
-    by the test, e.g. a gradient without the ReLU mask, or Adam without bias correction).
-    If ``got`` is wrong and equals one of them, the message is ``"{name} {message}"``;
-    otherwise the diagnosis is that of :func:`check_array`.
+    ``mistakes`` maps a message to the array that one specific mistake produces, recomputed
+    by the test on the same inputs (e.g. a gradient without the ReLU mask, or Adam without
+    bias correction; NaN/inf entries must match too). If ``got`` is wrong and equals one of
+    them, the message is ``"{name} {message}"``; otherwise the diagnosis is that of
+    :func:`check_array`. To rule out coincidences, pass results over several input sets
+    joined with :func:`stack`.
     """
     message = diagnose(
         got, expected, name, batch_size=batch_size, rtol=rtol, atol=atol, hints=hints
@@ -422,7 +819,9 @@ def check_known_mistakes(
         raise Feedback(message) from None
     for text, wrong in mistakes.items():
         wrong = np.asarray(wrong, dtype=np.float64)
-        if arr.shape == wrong.shape and np.allclose(arr, wrong, rtol=rtol, atol=atol):
+        if arr.shape == wrong.shape and np.allclose(
+            arr, wrong, rtol=rtol, atol=atol, equal_nan=True
+        ):
             raise Feedback(f"{name} {text}")
     raise Feedback(message)
 
@@ -441,8 +840,9 @@ def check_sample_std(
     For ``n`` independent normal draws the sample standard deviation has a standard error of
     about ``expected_std / sqrt(2 (n - 1))`` and the mean one of ``expected_std / sqrt(n)``;
     the check allows ``n_sigma`` of them, so a correct answer fails with negligible
-    probability. A wrong one gets the measured and the expected value, and ``hints`` maps
-    a ratio measured/expected to a message, e.g. ``{1 / math.sqrt(2): "that is Xavier's"}``.
+    probability. A wrong one gets the measured value (never the expected one); ``hints``
+    maps a ratio measured/expected, recomputed by the test from one specific mistake, to a
+    message, e.g. ``{1 / math.sqrt(2): "that is LeCun's"}``.
 
     Shapes:
         sample: any shape (all entries are draws of one distribution).
@@ -459,16 +859,21 @@ def check_sample_std(
         return n_sigma * abs(std) / math.sqrt(2 * (n - 1))
 
     if abs(measured - expected_std) > tolerance(expected_std):
-        ratio = measured / expected_std
-        base = (
-            f"the entries of {name} have standard deviation {measured:.4g}, expected "
-            f"{expected_std:.4g} (+/- {tolerance(expected_std):.2g} for {n} draws): "
-            f"{ratio:.3g} x the expected value."
-        )
+        base = f"the entries of {name} have standard deviation {measured:.4g}"
         for factor, hint in (hints or {}).items():
-            if abs(measured - factor * expected_std) <= tolerance(factor * expected_std):
-                raise Feedback(f"{base} {hint}")
-        raise Feedback(base)
+            if abs(measured - factor * expected_std) <= max(
+                tolerance(factor * expected_std), 1e-15
+            ):
+                raise Feedback(f"{base}: {hint}")
+        if measured == 0.0:
+            raise Feedback(
+                f"{base}: every entry is the same number ({float(arr.flat[0]):.4g}). Is the "
+                "scale 0 (an integer division such as `2 // n` is 0 for n > 2)?"
+            )
+        raise Feedback(
+            f"{base}, which is not the standard deviation the question asks for (more than "
+            f"{n_sigma:g} standard errors away for {n} draws)."
+        )
     if mean is not None:
         tol_mean = n_sigma * expected_std / math.sqrt(n)
         measured_mean = float(arr.mean())
