@@ -1,16 +1,18 @@
 """Weight initialisers: small random, Xavier/Glorot and He/Kaiming.
 
 A weight matrix has shape ``(fan_in, fan_out)`` (batch-first layout, ``out = x @ W + b``).
-The scale is chosen so that the signals (Xavier) or their second moments (He) keep roughly
-the same variance from layer to layer, forwards and backwards:
+The scale is chosen so that, at initialisation, the variance of the signals (Xavier) or
+their second moment after a ReLU (He) stays roughly the same from layer to layer, forwards
+and backwards:
 
     Xavier: Var W = gain^2 * 2 / (fan_in + fan_out)     He: Var W = 2 / fan_in
 
 Xavier (Glorot and Bengio, 2010) assumes an activation that is symmetric and behaves like
 the identity near zero, g(0) = 0 and g'(0) = 1, such as tanh. It does not suit the
 sigmoid, whose slope is at most 1/4: with Xavier weights a 20-layer sigmoid network
-passes about 1e-12 of the output layer's gradient back to its first layer (course
-section 4.1). He (He et al., 2015) restores the half of the variance that ReLU discards.
+passes about 1e-12 of the output layer's gradient back to its first layer, and the
+input-dependent part of its forward signal shrinks as much (course section 4.1). He (He et al., 2015) doubles the variance to restore the half of the second
+moment that ReLU discards.
 
 Every initialiser takes an explicit ``rng: np.random.Generator`` (``zeros`` ignores it)
 and returns float64. ``INITIALIZERS`` maps names to callables ``(shape, rng) -> array``;
