@@ -45,6 +45,13 @@ VALUE_OPS: dict[str, tuple[Callable[[Value, Value], Value], float, float]] = {
     "relu-negative": (lambda a, b: (a * b).relu() + a, 0.7, -1.3),
     "sigmoid": (lambda a, b: (a * b).sigmoid(), 0.7, -1.3),
     "sigmoid-large": (lambda a, b: (a * b).sigmoid(), 30.0, -1.3),
+    "rpow": (lambda a, b: 2.5 ** (a * b), 0.7, -1.3),
+    "pow-int-negative-base": (lambda a, b: (a * b) ** 3, 0.7, -1.3),
+    "numpy-scalars": (
+        lambda a, b: np.float64(2.0) * a + b * np.float32(0.5) - np.int64(3) / (a * b),
+        0.7,
+        -1.3,
+    ),
 }
 
 
@@ -188,10 +195,11 @@ def test_deep_scalar_chain_has_no_recursion_limit() -> None:
 def test_deep_tensor_chain_has_no_recursion_limit() -> None:
     x = Tensor(np.array([0.5, -0.5]), requires_grad=True)
     y = x
-    for _ in range(20_000):
-        y = y * 1.0
+    for _ in range(100_000):
+        y = -y  # the cheapest op: the test is about the graph walk, not the VJPs
     y.sum().backward()
-    np.testing.assert_array_equal(x.grad, [1.0, 1.0])
+    np.testing.assert_array_equal(x.grad, [1.0, 1.0])  # (-1)^100000
+    del y  # freeing a 100,000-node chain must not overflow the C stack either
 
 
 def test_topological_order_lists_parents_first() -> None:
@@ -214,15 +222,15 @@ TensorFn = Callable[..., Tensor]
 
 
 def _pos(shape: tuple[int, ...]) -> Callable[[np.random.Generator], np.ndarray]:
-    return lambda rng: rng.uniform(0.5, 2.0, shape)
+    return lambda rng: np.array(rng.uniform(0.5, 2.0, shape))
 
 
 def _nonzero(shape: tuple[int, ...]) -> Callable[[np.random.Generator], np.ndarray]:
-    return lambda rng: rng.uniform(0.5, 2.0, shape) * rng.choice([-1.0, 1.0], shape)
+    return lambda rng: np.array(rng.uniform(0.5, 2.0, shape) * rng.choice([-1.0, 1.0], shape))
 
 
 def _normal(shape: tuple[int, ...]) -> Callable[[np.random.Generator], np.ndarray]:
-    return lambda rng: rng.standard_normal(shape)
+    return lambda rng: np.array(rng.standard_normal(shape))  # np.array: 0-d too
 
 
 LABELS = np.array([2, 0, 2, 1, 0])
@@ -268,6 +276,37 @@ TENSOR_OPS: dict[str, tuple[TensorFn, list[Callable[[np.random.Generator], np.nd
     "index-int": (lambda a: a[1], [_normal((3, 4))]),
     "log_softmax": (lambda a: a.log_softmax(axis=1), [_normal((5, 3))]),
     "log_softmax-axis0": (lambda a: a.log_softmax(axis=0), [_normal((5, 3))]),
+    "rpow": (lambda a: 1.5**a, [_normal((3, 4))]),
+    "pow0": (lambda a: a**0 * a, [_normal((3, 4))]),
+    # broadcasting in every binary op, with both operands stretched
+    "add-both-stretched": (lambda a, b: a + b, [_normal((2, 1, 4)), _normal((3, 1))]),
+    "sub-both-stretched": (lambda a, b: a - b, [_normal((2, 1, 4)), _normal((3, 1))]),
+    "mul-both-stretched": (lambda a, b: a * b, [_normal((2, 1, 4)), _normal((3, 1))]),
+    "div-both-stretched": (lambda a, b: a / b, [_normal((2, 1, 4)), _nonzero((3, 1))]),
+    # a 0-d tensor (a scalar that needs a gradient) on either side
+    "scalar-tensor-left": (
+        lambda s, a: s * a + s / a - s + a / s,
+        [_nonzero(()), _nonzero((3, 4))],
+    ),
+    "scalar-tensor-right": (
+        lambda a, s: (a - s) * s + a @ (s * np.ones((4, 4))),
+        [
+            _normal((3, 4)),
+            _normal(()),
+        ],
+    ),
+    # NumPy arrays and NumPy scalars on the left: NumPy must hand over to Tensor
+    "numpy-left-all-ops": (
+        lambda a: (
+            np.ones((2, 1, 4))
+            + a
+            - np.full(4, 2.0) * a / (np.float64(3.0) + a * a)
+            + np.float32(0.5) * a
+            - np.int64(2) / (a * a + 1.0)
+        ),
+        [_normal((3, 4))],
+    ),
+    "numpy-int-array": (lambda a: a * np.arange(4) + np.arange(3)[:, None], [_normal((3, 4))]),
     "cross_entropy": (lambda a: cross_entropy(a, LABELS), [_normal((5, 3))]),
     "mlp": (
         lambda x, W, b: cross_entropy((x @ W + b).tanh() @ V, LABELS),
@@ -441,3 +480,157 @@ def test_value_errors() -> None:
         cross_entropy(Tensor(np.ones(3)), [0])
     with pytest.raises(ValueError, match="only a one-element tensor"):
         Tensor(np.ones(2)).item()
+
+
+# ---------------------------------------------------------------------------------------
+# A user trying to break it: every misuse gives the right gradient or a clear error
+# ---------------------------------------------------------------------------------------
+
+
+def test_numpy_scalars_and_arrays_on_the_left_do_not_take_over() -> None:
+    """NumPy would otherwise build an object array of Values, or call np.multiply."""
+    v = Value(3.0)
+    out = np.float64(2.0) * v + np.int64(1)
+    assert isinstance(out, Value)
+    out.backward()
+    assert v.grad == 2.0
+    with pytest.raises(TypeError, match="cannot combine a Value with ndarray"):
+        np.ones(3) * v
+    with pytest.raises(TypeError, match="cannot combine a Value with ndarray"):
+        v + np.ones(3)
+    t = Tensor(np.ones(3), requires_grad=True)
+    out_t = np.ones((2, 3)) * t
+    assert isinstance(out_t, Tensor) and out_t.shape == (2, 3)
+    out_t.sum().backward()
+    np.testing.assert_array_equal(t.grad, [2.0, 2.0, 2.0])
+    with pytest.raises(TypeError, match=r"t.data \(read-only\) or t.numpy\(\)"):
+        np.asarray(t)
+
+
+def test_float32_tensor_with_numpy_float64_scalar_stays_float32() -> None:
+    t = Tensor(np.ones(3, dtype=np.float32), requires_grad=True)
+    out = t * np.float64(2.0)  # a NumPy float64 scalar is a Python float: no promotion
+    assert out.dtype == np.float32
+    out.sum().backward()
+    assert t.grad.dtype == np.float32
+
+
+def test_integer_inputs_become_float64_and_get_gradients() -> None:
+    t = Tensor(np.arange(3), requires_grad=True)
+    assert t.dtype == np.float64
+    (t * t).sum().backward()
+    np.testing.assert_array_equal(t.grad, [0.0, 2.0, 4.0])
+    v = Value(3)
+    (v * v).backward()
+    assert isinstance(v.data, float) and v.grad == 6.0
+
+
+def test_matmul_needs_2d_operands_and_says_how_to_fix_it() -> None:
+    t = Tensor(np.ones(3), requires_grad=True)
+    M = Tensor(np.ones((2, 3)))
+    for bad in (lambda: t @ t, lambda: M @ t, lambda: t @ 2.0, lambda: 2.0 @ t):
+        with pytest.raises(ValueError, match=r"both operands must be 2-D.*reshape a vector"):
+            bad()
+    out = M @ t.reshape(3, 1)  # the fix
+    out.sum().backward()
+    np.testing.assert_array_equal(t.grad, [2.0, 2.0, 2.0])
+
+
+def test_index_arrays_changed_after_forward_do_not_move_the_gradient() -> None:
+    x = Tensor(np.arange(4.0), requires_grad=True)
+    idx = np.array([0, 1])
+    y = x[idx]
+    idx[0] = 3  # changed in place before backward
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad, [1.0, 1.0, 0.0, 0.0])
+    z = Tensor(np.zeros((2, 3)), requires_grad=True)
+    labels = np.array([0, 1])
+    loss = cross_entropy(z, labels)
+    labels[0] = 2
+    loss.backward()
+    np.testing.assert_allclose(z.grad, (np.full((2, 3), 1 / 3) - np.eye(3)[[0, 1]]) / 2)
+
+
+def test_saved_arrays_cannot_be_made_writeable_again() -> None:
+    t = Tensor(np.ones(3), requires_grad=True)
+    y = t.exp()
+    for arr in (t.data, y.data):
+        with pytest.raises(ValueError, match="WRITEABLE"):
+            arr.flags.writeable = True
+    with pytest.raises(ValueError, match="read-only"):
+        t.data -= 1.0  # the in-place update the chapter warns about
+
+
+def test_data_and_grad_keep_the_tensor_shape() -> None:
+    x = Tensor(np.ones((2, 3)), requires_grad=True)
+    (x * x).sum().backward()
+    with pytest.raises(ValueError, match=r"new value has shape \(3,\) but the tensor"):
+        x.data = np.ones(3)  # would make the next gradient broadcast into the old one
+    with pytest.raises(ValueError, match=r"gradient of shape \(3,\) for a tensor"):
+        x.grad = np.zeros(3)
+    y = Tensor(np.ones(3), requires_grad=True)
+    with pytest.raises(ValueError, match=r"gradient of shape \(2, 3\)"):
+        y.grad = np.zeros((2, 3))
+    x.grad = np.zeros((2, 3))  # a correct shape is accepted (and copied)
+    (x * 3.0).sum().backward()
+    np.testing.assert_array_equal(x.grad, np.full((2, 3), 3.0))
+
+
+def test_retain_graph_then_zero_grad_gives_one_gradient() -> None:
+    x = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    h = x * x
+    loss = h.sum()
+    loss.backward(retain_graph=True)
+    x.zero_grad()
+    h.zero_grad()
+    loss.backward()
+    np.testing.assert_array_equal(x.grad, [2.0, 4.0])
+    np.testing.assert_array_equal(h.grad, [1.0, 1.0])
+
+
+def test_outside_the_domain_raises_naming_the_operation() -> None:
+    with pytest.raises(ZeroDivisionError, match="Value /: division by zero"):
+        Value(1.0) / 0.0
+    with pytest.raises(ZeroDivisionError, match="Value /: division by zero"):
+        1.0 / Value(0.0)
+    with pytest.raises(ZeroDivisionError, match="div: the denominator has 1 zero entries"):
+        Tensor(np.ones(2)) / np.array([1.0, 0.0])
+    with pytest.raises(ZeroDivisionError, match="denominator has 2 zero"):
+        1.0 / Tensor(np.zeros(2), requires_grad=True)
+    with pytest.raises(ValueError, match="log: the argument must be positive"):
+        Value(-1.0).log()
+    with pytest.raises(ValueError, match=r"log: 2 entries are <= 0.*log_softmax"):
+        Tensor(np.array([1.0, 0.0, -1.0])).log()
+    with pytest.raises(ValueError, match="negative base to the non-integer power 0.5"):
+        Value(-2.0) ** 0.5
+    with pytest.raises(ValueError, match="negative base to the non-integer power 0.5"):
+        Tensor(np.array([4.0, -2.0])) ** 0.5
+    with pytest.raises(ZeroDivisionError, match="0 to the negative power -1"):
+        Value(0.0) ** -1
+    with pytest.raises(ZeroDivisionError, match="0 to the negative power -2"):
+        Tensor(np.zeros(2)) ** -2
+    with pytest.raises(ValueError, match="base must be a positive number"):
+        (-2.0) ** Value(1.0)
+    with pytest.raises(ValueError, match="base must be a positive number"):
+        0.0 ** Tensor(np.ones(2))
+    with pytest.raises(OverflowError, match="Value.exp: e\\^1000 is larger"):
+        Value(1000.0).exp()
+
+
+def test_power_derivatives_at_zero_are_their_limits() -> None:
+    """x^0 has slope 0 everywhere (not 0 * inf = nan); sqrt has slope +inf at 0."""
+    x = Value(0.0)
+    (x**0).backward()
+    assert x.grad == 0.0
+    y = Value(0.0)
+    (y**0.5).backward()
+    assert y.grad == math.inf
+    t = Tensor(np.array([0.0, 4.0]), requires_grad=True)
+    (t**0).sum().backward()
+    np.testing.assert_array_equal(t.grad, [0.0, 0.0])
+    t.zero_grad()
+    (t**0.5).sum().backward()
+    np.testing.assert_array_equal(t.grad, [np.inf, 0.25])
+    u = Tensor(np.array([0.0, -2.0]), requires_grad=True)
+    (u**2).sum().backward()  # integer powers of negative numbers are fine
+    np.testing.assert_array_equal(u.grad, [0.0, -4.0])

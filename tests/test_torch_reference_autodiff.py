@@ -49,6 +49,25 @@ CASES: dict[str, tuple[Callable[..., Any], Callable[..., Any] | None, list[tuple
     "reshape-T": (lambda a: a.reshape(4, 3).T, None, [(3, 4)]),
     "transpose-3d": (lambda a: a.transpose(2, 0, 1), lambda a: a.permute(2, 0, 1), [(2, 3, 4)]),
     "index-labels": (lambda a: a[np.arange(5), LABELS], None, [(5, 3)]),
+    "rpow": (lambda a: 1.5**a + 2.0 ** (0.1 * a), None, [(3, 4)]),
+    "every-op-both-stretched": (
+        lambda a, b: (a + b) * (a - b) / (b * b + 1.0) + a * b,
+        None,
+        [(2, 1, 4), (3, 1)],
+    ),
+    "scalar-tensors": (
+        lambda s, a, r: s * a + a / (s * s + 1.0) - r + (r - a) * r,
+        None,
+        [(), (3, 4), ()],
+    ),
+    "numpy-left": (
+        lambda a: np.full((2, 3, 4), 0.5) * a - np.ones(4) / (a * a + 1.0),
+        lambda a: (
+            torch.full((2, 3, 4), 0.5, dtype=torch.float64) * a
+            - torch.ones(4, dtype=torch.float64) / (a * a + 1.0)
+        ),
+        [(3, 4)],
+    ),
     "index-repeated": (lambda a: a[np.array([0, 0, 2])], None, [(3, 4)]),
     "log_softmax": (lambda a: a.log_softmax(axis=1), lambda a: tF.log_softmax(a, dim=1), [(5, 3)]),
     "cross_entropy": (
@@ -80,6 +99,7 @@ VALUE_EXPRESSIONS: dict[str, Callable[[Any, Any], Any]] = {
     "exp-log-tanh": lambda a, b: (a * a + 1.0).log() * b.tanh() + (-a).exp(),
     "relu-sigmoid": lambda a, b: (a * b).relu() + (a - b).sigmoid() * a,
     "reused": lambda a, b: (a * b) * (a * b) + a * a,
+    "rpow-div": lambda a, b: 2.0 ** (a * b) / (1.0 + a * a) - 3.0 / b,
 }
 
 
@@ -145,3 +165,16 @@ def test_non_scalar_backward_message_matches_torch() -> None:
         (torch.ones(2, requires_grad=True) * 2).backward()
     with pytest.raises(RuntimeError, match="grad can be implicitly created only for scalar"):
         (Tensor(np.ones(2), requires_grad=True) * 2).backward()
+
+
+def test_power_at_zero_matches_torch() -> None:
+    """torch.pow's derivative at 0: 0 for x^0, +inf for x^0.5; ours gives the same."""
+    for p in (0, 0.5, 1, 2, 3):
+        ours = Tensor(np.array([0.0, 0.0]), requires_grad=True)
+        ref = torch.zeros(2, dtype=torch.float64, requires_grad=True)
+        (ours**p).sum().backward()
+        (ref**p).sum().backward()
+        np.testing.assert_array_equal(ours.grad, ref.grad.numpy())
+        v = Value(0.0)
+        (v**p).backward()
+        assert v.grad == ref.grad[0].item()

@@ -19,6 +19,13 @@ A backward pass frees the saved values of the graph it walked, like PyTorch: cal
 ``backward()`` a second time on the same graph raises ``RuntimeError`` unless the first
 call passed ``retain_graph=True`` (then the gradients of the second call add to the first).
 
+Misuse raises instead of giving a wrong gradient: values outside an operation's domain
+(division by zero, ``log`` of a non-positive number, a negative number to a fractional
+power) raise ``ZeroDivisionError``/``ValueError`` naming the operation (PyTorch would
+return inf or nan); arrays the graph saved are read-only; NumPy arrays and NumPy scalars
+combine with ``Value``/``Tensor`` on either side of an operator without NumPy taking over
+(``__array_ufunc__ = None``).
+
 ``Value`` holds one float (the teaching engine, in the spirit of Karpathy's micrograd);
 ``Tensor`` holds a float64 NumPy array and handles broadcasting: the gradient of an operand
 that was broadcast is summed back to its own shape (``unbroadcast``).
@@ -127,6 +134,7 @@ class Value:
     """
 
     requires_grad = True  # every Value is tracked
+    __array_ufunc__ = None  # np.float64(2) * v and np.ones(3) * v call Value's operators
 
     def __init__(
         self, data: float, _parents: tuple[Value, ...] = (), _vjp: VJP | None = None, op: str = ""
@@ -170,6 +178,11 @@ class Value:
     def __truediv__(self, other: Value | float) -> Value:
         other = _as_value(other, "/")
         a, b = self.data, other.data
+        if b == 0:
+            raise ZeroDivisionError(
+                "Value /: division by zero (the denominator's value is 0); add a small "
+                "constant to the denominator or check the input"
+            )
         return Value(a / b, (self, other), lambda g: (g / b, -g * a / b**2), "/")
 
     def __sub__(self, other: Value | float) -> Value:
@@ -183,7 +196,20 @@ class Value:
                 "for a Value exponent y write (y * x.log()).exp()"
             )
         a = self.data
-        return Value(a**p, (self,), lambda g: (g * p * a ** (p - 1),), f"**{p:g}")
+        _check_power_domain(a, p, "Value ** p")
+        dout_da = _power_derivative(a, p)
+        return Value(a**p, (self,), lambda g: (g * dout_da,), f"**{p:g}")
+
+    def __rpow__(self, c: float) -> Value:
+        """c^a for a positive number c;  vjp: g c^a log(c)."""
+        base = _as_value(c, "**").data
+        if base <= 0:
+            raise ValueError(
+                f"c ** Value: the base must be a positive number, got {base!r} "
+                "(c^a = exp(a log c) needs log c)"
+            )
+        out = base**self.data
+        return Value(out, (self,), lambda g: (g * out * math.log(base),), "rpow")
 
     def __neg__(self) -> Value:
         return Value(-self.data, (self,), lambda g: (-g,), "neg")
@@ -202,8 +228,14 @@ class Value:
 
     # -- unary functions: out = f(a), vjp(g) = (g f'(a),) ------------------------------
     def exp(self) -> Value:
-        """e^a;  vjp: g e^a (the output itself)."""
-        out = math.exp(self.data)
+        """e^a;  vjp: g e^a (the output itself).  ``OverflowError`` for a > 709.78."""
+        try:
+            out = math.exp(self.data)
+        except OverflowError:
+            raise OverflowError(
+                f"Value.exp: e^{self.data:g} is larger than the largest float (a > 709.78); "
+                "scale the input down or work with logarithms"
+            ) from None
         return Value(out, (self,), lambda g: (g * out,), "exp")
 
     def log(self) -> Value:
@@ -240,6 +272,31 @@ def _as_value(x: Value | float, op: str) -> Value:
             "number or a Value"
         )
     return Value(x)
+
+
+def _check_power_domain(a: float | np.ndarray, p: float, who: str) -> None:
+    """Raise for bases outside the real domain of a^p (both Value and Tensor)."""
+    if p != int(p) and np.any(np.asarray(a) < 0):
+        raise ValueError(
+            f"{who}: a negative base to the non-integer power {p:g} is not a real number; "
+            "use an integer exponent or make the base positive"
+        )
+    if p < 0 and np.any(np.asarray(a) == 0):
+        raise ZeroDivisionError(
+            f"{who}: 0 to the negative power {p:g} is infinite; keep the base away from 0"
+        )
+
+
+def _power_derivative(a: float | np.ndarray, p: float) -> Any:
+    """d(a^p)/da = p a^(p-1), with its limits at a = 0: 0 for p = 0, +inf for 0 < p < 1."""
+    if p == 0:
+        return np.zeros_like(a) if isinstance(a, np.ndarray) else 0.0
+    if p >= 1:
+        return p * a ** (p - 1)
+    if isinstance(a, np.ndarray):
+        with np.errstate(divide="ignore"):  # 0 < p < 1: the tangent at 0 is vertical
+            return p * np.power(a, p - 1)
+    return math.inf if a == 0 else p * a ** (p - 1)
 
 
 # ---------------------------------------------------------------------------------------
@@ -288,9 +345,7 @@ def _as_data(data: object, dtype: object, who: str) -> np.ndarray:
         dtype = np.float32 if arr.dtype == np.float32 else np.float64
     if np.dtype(dtype) not in _FLOAT_DTYPES:
         raise ValueError(f"{who}: dtype must be np.float64 or np.float32, got {dtype!r}")
-    arr = np.array(arr, dtype=dtype, copy=True)
-    arr.flags.writeable = False
-    return arr
+    return _read_only(np.array(arr, dtype=dtype, copy=True))
 
 
 class Tensor:
@@ -307,10 +362,13 @@ class Tensor:
     ``backward(grad=None)`` fills ``.grad`` (same shape and dtype as ``data``) of every
     tensor that requires grad, adding to what is there. ``.grad`` is ``None`` until then.
     ``data`` is read-only because the graph saved it for backward: update a parameter by
-    rebinding, ``p.data = p.data - lr * p.grad``, never in place.
+    rebinding, ``p.data = p.data - lr * p.grad`` (same shape), never in place. Index
+    arrays are copied when the graph saves them.
 
     Errors: ``ValueError`` for shapes that do not broadcast (naming both), non-float
-    dtypes and a ``grad`` of the wrong shape; ``RuntimeError`` for ``backward()`` without
+    dtypes, a ``grad`` or ``data`` of the wrong shape, ``log`` of non-positive entries
+    and negative entries to a fractional power; ``ZeroDivisionError`` for a zero
+    denominator (or 0 to a negative power); ``RuntimeError`` for ``backward()`` without
     ``grad`` on a non-scalar, on a tensor that does not require grad, or a second time
     through a freed graph; ``TypeError`` for operands that are not numbers or arrays.
 
@@ -320,12 +378,18 @@ class Tensor:
 
     __array_ufunc__ = None  # ndarray + Tensor calls Tensor.__radd__, not NumPy
 
+    def __array__(self, dtype: object = None, copy: object = None) -> np.ndarray:
+        raise TypeError(
+            "np.asarray(Tensor): NumPy would drop the graph; use t.data (read-only) or "
+            "t.numpy() (a copy) for the values"
+        )
+
     def __init__(self, data: object, requires_grad: bool = False, dtype: object = None) -> None:
         if isinstance(data, Tensor):
             raise TypeError("Tensor(t): t is already a Tensor; use t.detach() for a new leaf")
         self._data = _as_data(data, dtype, "Tensor")
         self.requires_grad = bool(requires_grad)
-        self.grad: np.ndarray | None = None
+        self._grad: np.ndarray | None = None
         self._parents: tuple[Tensor, ...] = ()
         self._vjp: VJP | None = None
         self.op = ""
@@ -334,9 +398,8 @@ class Tensor:
     def _from_op(cls, data: np.ndarray, parents: tuple[Tensor, ...], vjp: VJP, op: str) -> Tensor:
         """The result of an operation: records parents and VJP if any parent needs grad."""
         out = cls.__new__(cls)
-        out._data = np.asarray(data)
-        out._data.flags.writeable = False
-        out.grad = None
+        out._data = _read_only(np.asarray(data))
+        out._grad = None
         out.requires_grad = any(p.requires_grad for p in parents)
         out._parents = parents if out.requires_grad else ()
         out._vjp = vjp if out.requires_grad else None
@@ -351,7 +414,29 @@ class Tensor:
 
     @data.setter
     def data(self, value: object) -> None:
-        self._data = _as_data(value, self._data.dtype, "Tensor.data")
+        new = _as_data(value, self._data.dtype, "Tensor.data")
+        if new.shape != self.shape:
+            raise ValueError(
+                f"Tensor.data: the new value has shape {new.shape} but the tensor has shape "
+                f"{self.shape} (its grad has that shape too); create a new Tensor instead"
+            )
+        self._data = new
+
+    @property
+    def grad(self) -> np.ndarray | None:
+        """dL/dself summed over the backward passes so far (None before the first)."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: object) -> None:
+        if value is not None:
+            value = np.array(as_float_array(value, "Tensor.grad"), dtype=self.dtype)
+            if value.shape != self.shape:
+                raise ValueError(
+                    f"Tensor.grad: a gradient of shape {value.shape} for a tensor of shape "
+                    f"{self.shape}; a gradient has the shape of its tensor"
+                )
+        self._grad = value
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -390,14 +475,14 @@ class Tensor:
 
     # -- backward ----------------------------------------------------------------------
     def _accumulate(self, g: np.ndarray) -> None:
-        if self.grad is None:
-            self.grad = np.array(g, dtype=self.dtype, copy=True)
+        if self._grad is None:
+            self._grad = np.array(g, dtype=self.dtype, copy=True)
         else:
-            self.grad += g
+            self._grad += g
 
     def zero_grad(self) -> None:
         """Forget the accumulated gradient (``grad = None``, PyTorch's default)."""
-        self.grad = None
+        self._grad = None
 
     def backward(self, grad: object = None, retain_graph: bool = False) -> None:
         """Add d(sum(grad * self))/dv to ``v.grad`` for every tensor ``v`` that requires grad.
@@ -453,6 +538,11 @@ class Tensor:
     def __truediv__(self, other: object) -> Tensor:
         other, sa, sb = _binary(self, other, "div")
         a, b = self._data, other._data
+        if np.any(b == 0):
+            raise ZeroDivisionError(
+                f"div: the denominator has {int(np.count_nonzero(b == 0))} zero entries; "
+                "add a small constant to it or mask those entries out"
+            )
         vjp = lambda g: (unbroadcast(g / b, sa), unbroadcast(-g * a / b**2, sb))
         return _op(a / b, (self, other), "div", vjp)
 
@@ -486,7 +576,25 @@ class Tensor:
                 "for a Tensor exponent y write (y * x.log()).exp()"
             )
         a = self._data
-        return _op(a**p, (self,), f"pow{p:g}", lambda g: (g * p * a ** (p - 1),))
+        _check_power_domain(a, p, "Tensor ** p")
+        dout_da = _power_derivative(a, p)
+        return _op(a**p, (self,), f"pow{p:g}", lambda g: (g * dout_da,))
+
+    def __rpow__(self, c: float) -> Tensor:
+        """c^a for a positive number c;  vjp: g * c^a * log(c)."""
+        if isinstance(c, bool) or not isinstance(c, numbers.Real):
+            raise TypeError(
+                f"c ** Tensor: the base must be a Python number, got {type(c).__name__}; "
+                "for an array base c write (t * np.log(c)).exp()"
+            )
+        if c <= 0:
+            raise ValueError(
+                f"c ** Tensor: the base must be a positive number, got {c!r} "
+                "(c^a = exp(a log c) needs log c)"
+            )
+        out = np.power(float(c), self._data)
+        log_c = math.log(c)
+        return _op(out, (self,), "rpow", lambda g: (g * out * log_c,))
 
     def __neg__(self) -> Tensor:
         return _op(-self._data, (self,), "neg", lambda g: (-g,))
@@ -498,8 +606,14 @@ class Tensor:
         return _op(out, (self,), "exp", lambda g: (g * out,))
 
     def log(self) -> Tensor:
-        """Natural log;  vjp: g / a."""
+        """Natural log;  vjp: g / a.  ``ValueError`` if any entry is <= 0."""
         a = self._data
+        if np.any(a <= 0):
+            raise ValueError(
+                f"log: {int(np.count_nonzero(a <= 0))} entries are <= 0, where log is -inf "
+                "or undefined; for log-probabilities use log_softmax or cross_entropy, "
+                "otherwise keep the argument positive"
+            )
         return _op(np.log(a), (self,), "log", lambda g: (g / a,))
 
     def tanh(self) -> Tensor:
@@ -566,6 +680,7 @@ class Tensor:
         ):
             raise TypeError("Tensor indexing: index with ints, slices or NumPy arrays, not Tensors")
         shape, dtype = self.shape, self.dtype
+        index = _freeze_index(index)  # the graph keeps its own copy of index arrays
 
         def vjp(g: np.ndarray) -> tuple[np.ndarray]:
             da = np.zeros(shape, dtype=dtype)
@@ -658,12 +773,30 @@ def _binary(a: Tensor, other: object, op: str) -> tuple[Tensor, tuple[int, ...],
 
 def _check_matmul(sa: tuple[int, ...], sb: tuple[int, ...]) -> None:
     if len(sa) != 2 or len(sb) != 2:
-        raise ValueError(f"matmul: both operands must be 2-D, got shapes {sa} and {sb}")
+        raise ValueError(
+            f"matmul: both operands must be 2-D, got shapes {sa} and {sb}; reshape a "
+            "vector to (1, K) or (K, 1), and use * for a number"
+        )
     if sa[1] != sb[0]:
         raise ValueError(
             f"matmul: shapes {sa} and {sb} do not match: the first has {sa[1]} columns, "
             f"the second {sb[0]} rows"
         )
+
+
+def _read_only(arr: np.ndarray) -> np.ndarray:
+    """A read-only view of a read-only array: its WRITEABLE flag cannot be set back."""
+    arr.flags.writeable = False
+    return arr.view()
+
+
+def _freeze_index(index: Any) -> Any:
+    """Copy the arrays in an index, so later in-place changes cannot move the gradient."""
+    if isinstance(index, tuple):
+        return tuple(_freeze_index(i) for i in index)
+    if isinstance(index, np.ndarray | list):
+        return np.array(index)
+    return index
 
 
 def _normalize_axes(axis: int | Sequence[int] | None, ndim: int, op: str) -> tuple[int, ...]:
