@@ -120,14 +120,18 @@ def _run_backward(root: Value | Tensor, seed: Any, retain_graph: bool) -> None:
 class Value:
     """A scalar that remembers how it was computed, for reverse-mode differentiation.
 
-    Supports ``+ - * / **`` (with Python numbers on either side, except a number exponent
-    only), unary minus, ``exp``, ``log``, ``tanh``, ``relu`` and ``sigmoid``. After
+    Supports ``+ - * / **`` with Python or NumPy numbers on either side (``v ** p`` needs a
+    number ``p``; ``c ** v`` a positive number ``c``), unary minus, ``exp``, ``log``,
+    ``tanh``, ``relu`` and ``sigmoid``. After
     ``loss.backward()``, ``v.grad`` holds dloss/dv for every ``Value`` the loss depends on
     (intermediate ones too, unlike PyTorch, which keeps ``.grad`` only on leaves).
 
-    Errors: combining with anything but a number or a ``Value`` raises ``TypeError``;
-    ``log`` of a non-positive value raises ``ValueError``; a second ``backward`` through
-    the same graph raises ``RuntimeError`` unless the first used ``retain_graph=True``.
+    Errors: combining with anything but a number or a ``Value`` (a NumPy array included)
+    raises ``TypeError``; ``log`` of a non-positive value and a negative base to a
+    fractional power raise ``ValueError``; division by zero and 0 to a negative power raise
+    ``ZeroDivisionError``; ``exp`` above 709.78 raises ``OverflowError``; a second
+    ``backward`` through the same graph raises ``RuntimeError`` unless the first used
+    ``retain_graph=True``.
 
     Shapes:
         data, grad: Python floats.
