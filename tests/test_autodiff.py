@@ -448,8 +448,10 @@ def test_backward_errors() -> None:
         out.backward(np.ones(3))
     with pytest.raises(RuntimeError, match="does not require grad"):
         Tensor(np.ones(2)).sum().backward()
-    out.backward(np.ones((2, 3)))  # an explicit seed works on a non-scalar
+    out.backward(np.ones((2, 3)), retain_graph=True)  # an explicit seed, on a non-scalar
     np.testing.assert_array_equal(W.grad, np.full((2, 3), 2.0))
+    out.backward(Tensor(np.ones((2, 3))))  # a Tensor seed is taken by value
+    np.testing.assert_array_equal(W.grad, np.full((2, 3), 4.0))
 
 
 def test_type_errors() -> None:

@@ -514,6 +514,8 @@ class Tensor:
                 )
             seed = np.ones(self.shape, dtype=self.dtype)
         else:
+            if isinstance(grad, Tensor):  # a Tensor seed is taken by value, as in PyTorch
+                grad = grad.data
             seed = np.array(as_float_array(grad, "backward: grad"), dtype=self.dtype)
             if seed.shape != self.shape:
                 raise ValueError(
