@@ -471,6 +471,12 @@ def test_type_errors() -> None:
         Tensor(Tensor(np.ones(2)))
     with pytest.raises(TypeError, match="logits must be a Tensor"):
         cross_entropy(np.ones((2, 3)), [0, 1])
+    with pytest.raises(TypeError, match="cannot combine a Value with Tensor"):
+        Value(2.0) * Tensor(np.ones(2))
+    with pytest.raises(TypeError, match="cannot combine a Tensor with Value"):
+        Tensor(np.ones(2)) * Value(2.0)
+    with pytest.raises(TypeError, match=r"base must be a Python number, got ndarray"):
+        np.ones(2) ** Tensor(np.ones(2))
 
 
 def test_value_errors() -> None:
