@@ -36,7 +36,9 @@ SHOTS = BUILD / "screenshots"
 sys.path.insert(0, str(ROOT / "tools"))
 import offline_assets  # noqa: E402
 
-pytestmark = [pytest.mark.book, pytest.mark.slow]
+# The fixture builds the whole book, executing every notebook on a fresh clone: far longer
+# than the suite's default per-test timeout on a 2-core machine.
+pytestmark = [pytest.mark.book, pytest.mark.slow, pytest.mark.timeout(3600)]
 
 SKIP_PAGES = {"genindex.html", "search.html", "py-modindex.html"}
 PAGE_TIMEOUT = 60.0  # seconds for one page to load, typeset and render
