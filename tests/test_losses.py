@@ -93,6 +93,13 @@ def test_l1_and_l2_penalties() -> None:
     np.testing.assert_allclose(grad, 0.5 * W)
 
 
+@pytest.mark.parametrize("penalty", [losses.l1_penalty, losses.l2_penalty])
+def test_penalty_with_lam_zero_is_zero(penalty) -> None:
+    """lam = 0 switches the penalty off (it is allowed, not an error)."""
+    val, grad = penalty(np.array([[1.0, -2.0]]), 0.0)
+    assert val == 0.0 and not grad.any()
+
+
 def test_losses_keep_float32() -> None:
     p = np.ones((2, 3), dtype=np.float32)
     for fn in (losses.mse, losses.mae, losses.huber):
@@ -108,3 +115,11 @@ def test_non_finite_inputs_give_non_finite_loss_without_warnings() -> None:
         assert math.isinf(losses.mse(np.array([1e200]), np.array([0.0]))[0])
         z = np.array([[np.nan, 0.0]])
         assert math.isnan(losses.softmax_cross_entropy(z, [0])[0])
+
+
+def test_huber_default_delta_is_pytorchs() -> None:
+    """torch.nn.HuberLoss(delta=1.0): the default switches to linear at |r| = 1."""
+    pred = np.array([0.5, 1.5, -3.0])
+    loss, grad = losses.huber(pred, np.zeros(3))
+    assert loss == pytest.approx((0.125 + 1.0 + 2.5) / 3)  # 0.5^2/2, 1.5 - 0.5, 3 - 0.5
+    np.testing.assert_allclose(grad, [0.5 / 3, 1.0 / 3, -1.0 / 3])

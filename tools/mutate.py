@@ -39,15 +39,28 @@ TESTS: dict[str, list[str]] = {
         "test_errors_core.py",
         "test_torch_reference_ops.py",
         "test_dtype.py",
+        "test_defaults.py",
     ],
-    "losses": ["test_losses.py", "test_errors_core.py", "test_torch_reference_ops.py"],
+    "losses": [
+        "test_losses.py",
+        "test_errors_core.py",
+        "test_torch_reference_ops.py",
+        "test_defaults.py",
+    ],
     "optim": [
         "test_optim.py",
         "test_errors_training.py",
         "test_torch_reference_optim.py",
         "test_dtype.py",
+        "test_defaults.py",
     ],
-    "nn": ["test_nn.py", "test_misuse.py", "test_errors_core.py", "test_dtype.py"],
+    "nn": [
+        "test_nn.py",
+        "test_misuse.py",
+        "test_errors_core.py",
+        "test_dtype.py",
+        "test_defaults.py",
+    ],
     "train": ["test_train.py", "test_misuse.py", "test_errors_training.py"],
 }
 """Each module's own tests, fastest first (a run stops at the first failure)."""
