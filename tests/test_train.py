@@ -323,6 +323,10 @@ def test_accuracy_score_cases() -> None:
     assert train.accuracy_score(np.array([[2.0], [-1.0]]), np.array([1.0, 1.0])) == 0.5
     assert train.accuracy_score(np.array([0.5, -1.0]), np.array([1, 0])) == 1.0
     assert train.accuracy_score(np.array([[0.5], [0.2]]), np.array([[0.3], [1.7]])) is None
+    # no sample axis, no samples, or a count mismatch: not an accuracy
+    assert train.accuracy_score(np.float64(1.0), np.array([1])) is None
+    assert train.accuracy_score(np.zeros((0, 3)), np.array([], dtype=int)) is None
+    assert train.accuracy_score(logits, np.array([0, 1])) is None
 
 
 @pytest.mark.parametrize("batch_size", [7, 16, 50])
