@@ -149,7 +149,7 @@ def test_check_choice() -> None:
     grading.check_choice(" a ", "A", "q", expl)
     with pytest.raises(Feedback, match="B confuses"):
         grading.check_choice("B", "A", "q", expl)
-    with pytest.raises(Feedback, match="one of the strings"):
+    with pytest.raises(Feedback, match="letter of one of the statements, as a string"):
         grading.check_choice(2, "A", "q", expl)
     with pytest.raises(Feedback, match="unanswered"):
         grading.check_choice(..., "A", "q", expl)
@@ -404,3 +404,12 @@ def test_known_mistakes_match_nan_patterns() -> None:
     naive = np.array([0.5, np.nan, 0.0])
     with pytest.raises(Feedback, match="^p is nan at z = 1000$"):
         grading.check_known_mistakes(naive, expected, "p", {"is nan at z = 1000": naive})
+
+
+def test_check_scalar_names_a_recomputed_mistake_only() -> None:
+    mistakes = {2 / 1: "that is 2 / lambda_min"}
+    with pytest.raises(Feedback, match="^lr_max: that is 2 / lambda_min$"):
+        grading.check_scalar(2.0, 2 / 25, "lr_max", mistakes=mistakes)
+    with pytest.raises(Feedback, match="^lr_max has the wrong value"):
+        grading.check_scalar(1.5, 2 / 25, "lr_max", mistakes=mistakes)
+    grading.check_scalar(0.08, 2 / 25, "lr_max", mistakes=mistakes)

@@ -92,10 +92,11 @@ class TimeLimitExceeded(BaseException):
 
 
 class _Limit:
-    def __init__(self, seconds: float) -> None:
+    def __init__(self, seconds: float, *, refire: bool = True) -> None:
         self.seconds = float(seconds)
         self.deadline = time.monotonic() + self.seconds
         self.fired = False
+        self.refire = refire  # fire again every _REFIRE s until the block exits
 
 
 _active: list[_Limit] = []  # open limits, outermost first
@@ -103,21 +104,29 @@ _previous_handler: Any = None
 _REFIRE = 0.25  # s: an expired limit fires again until its block exits (a bare except)
 
 
+def _due(limit: _Limit) -> float | None:
+    """When ``limit`` should fire next (monotonic time), or ``None`` if never again."""
+    if not limit.fired:
+        return limit.deadline
+    return time.monotonic() + _REFIRE if limit.refire else None
+
+
 def _arm() -> None:
-    if not _active:
+    times = [t for t in (_due(lim) for lim in _active) if t is not None]
+    if not times:
         signal.setitimer(signal.ITIMER_REAL, 0)
         return
-    wait = min(lim.deadline for lim in _active) - time.monotonic()
-    signal.setitimer(signal.ITIMER_REAL, max(wait, 1e-4), _REFIRE)
+    signal.setitimer(signal.ITIMER_REAL, max(min(times) - time.monotonic(), 1e-4))
 
 
 def _on_alarm(signum: int, frame: object) -> None:
     now = time.monotonic()
-    expired = [lim for lim in _active if lim.deadline <= now]
+    expired = [lim for lim in _active if lim.deadline <= now and (not lim.fired or lim.refire)]
     if not expired:
         _arm()
         return
     expired[0].fired = True  # the outermost expired limit: its owner handles it
+    _arm()
     raise TimeLimitExceeded(expired[0])
 
 
@@ -273,10 +282,13 @@ def limit_cell_time(seconds: float, log: str | None = None) -> None:
     current: list[_Limit] = []
 
     def before(info: Any = None, *_: Any) -> None:
+        while current:  # a previous cell's limit that was never closed
+            _pop(current.pop())
         source = getattr(info, "raw_cell", "") or ""
         if any(marker in source for marker in _GRADER_CELLS):
             return  # the checks limit their own time (run_check, call); otter must finish
-        limit = _Limit(seconds)
+        # fires once: a refire could land in IPython's own error handling, outside the cell
+        limit = _Limit(seconds, refire=False)
         current.append(limit)
         _push(limit)
 
@@ -706,16 +718,17 @@ def check_scalar(
     atol: float = 1e-12,
     batch_size: int | None = None,
     hints: dict[float, str] | None = None,
-    mistakes: dict[str, float] | None = None,
+    mistakes: dict[float, str] | None = None,
 ) -> None:
     """Raise :class:`Feedback` unless ``got`` is a single number close to ``expected``.
 
-    ``mistakes`` maps a message to the value one specific mistake gives (recomputed by the
-    test); a match gives ``"{name}: {message}"``.
+    ``mistakes`` maps the value one specific mistake gives (recomputed by the test, e.g.
+    ``{2 / 1: "that is 2 / lambda_min"}``) to its message; a match gives
+    ``"{name}: {message}"``.
     """
     value = number(got, name)
     if mistakes and not np.isclose(value, expected, rtol=rtol, atol=atol):
-        for text, wrong in mistakes.items():
+        for wrong, text in mistakes.items():
             if np.isclose(value, wrong, rtol=rtol, atol=atol):
                 raise Feedback(f"{name}: {text}")
     check_array(
@@ -735,15 +748,21 @@ def check_choice(got: object, correct: str, name: str, explanations: dict[str, s
     ``explanations`` maps every option letter (upper case) to why it is right or wrong; a
     wrong option's explanation must not name the right option (the message shows it).
     """
-    options = sorted(explanations)
+    # The messages list no options: the list would contain the right one.
     if got is None or got is Ellipsis:
         raise Feedback(
             _missing_message(
-                name, f"{name} is still unanswered: set it to one of {options}.", choice=True
+                name,
+                f"{name} is still unanswered: set it to the letter of the statement you "
+                "choose, as a string in quotes.",
+                choice=True,
             )
         )
     if not isinstance(got, str) or got.strip().upper() not in explanations:
-        raise Feedback(f"{name} should be one of the strings {options}, got {got!r}.")
+        raise Feedback(
+            f"{name} should be the letter of one of the statements, as a string in quotes "
+            f"(a single letter), got {got!r}."
+        )
     choice = got.strip().upper()
     if choice != correct.upper():
         raise Feedback(f"{name} = {choice!r} is not right. {explanations[choice]}")
