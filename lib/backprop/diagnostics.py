@@ -1,19 +1,23 @@
 """Per-layer activation and gradient statistics: where do gradients vanish or explode?
 
 :func:`layer_stats` runs one forward and one backward pass of a ``Sequential`` model on a
-batch, layer by layer, and records for every layer
+batch, module by module, and records for every module (a ``Linear`` and the activation after
+it are two entries: ``Sequential`` interleaves them)
 
-- the statistics of its output ``a_l`` (mean, std, fraction of exact zeros: dead ReLUs),
-- the std of the gradient flowing into it from above, ``dL/da_l``,
-- the norm of its weight gradient ``||dL/dW_l||`` and of its weights ``||W_l||``.
+- the statistics of its output ``out`` (mean, std, fraction of exact zeros: dead ReLUs);
+  for a ``Linear`` of layer l this is ``z^[l]``, for the activation after it ``a^[l]``,
+- the std and norm of the gradient arriving from above, ``dL/d(out)``: ``delta^[l] =
+  dL/dz^[l]`` for a ``Linear``, ``dL/da^[l]`` for an activation,
+- the Frobenius norm of its weight gradient ``||dL/dW^[l]||`` and of its weights ``||W^[l]||``.
 
-Because ``dL/da_{l-1} = dL/da_l @ J_l`` (a product of Jacobians), a column of ``grad_std``
-that shrinks (or grows) by a constant factor per layer is the signature of vanishing (or
-exploding) gradients. The model, its gradients and its buffers are left as they were.
+Because the gradient at one module's input is the gradient at its output times the module's
+Jacobian (``dL/dx = dL/d(out) @ J``), a column of ``grad_std`` that shrinks (or grows) by a
+constant factor per layer is the signature of vanishing (or exploding) gradients. The model,
+its gradients and its buffers are left as they were.
 
 Typical use::
 
-    stats = diagnostics.layer_stats(model, X[:256], y[:256], losses.softmax_cross_entropy)
+    stats = diagnostics.layer_stats(model, x[:256], y[:256], losses.softmax_cross_entropy)
     print(diagnostics.format_table(stats))
 """
 
@@ -36,8 +40,9 @@ __all__ = ["LayerStats", "as_rows", "format_table", "layer_stats"]
 class LayerStats:
     """Statistics of one layer of a ``Sequential`` model on one batch.
 
-    ``act_*`` describe the layer's output ``a = layer(x)``; ``grad_std`` and ``grad_norm``
-    describe ``dL/da`` (the gradient arriving from the layers above); ``weight_grad_norm``
+    ``act_*`` describe the module's output ``out = module(x)`` (``z^[l]`` for a ``Linear``,
+    ``a^[l]`` for an activation); ``grad_std`` and ``grad_norm`` describe ``dL/d(out)``, the
+    gradient arriving from the modules above (``delta^[l]`` for a ``Linear``); ``weight_grad_norm``
     and ``weight_norm`` are Frobenius norms over the layer's parameters named ``weight``
     (``None`` for layers without weights, such as activations).
 
