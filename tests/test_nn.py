@@ -235,3 +235,8 @@ def test_custom_module_subclass(rng: np.random.Generator) -> None:
     assert m(np.ones((2, 3))).shape == (2, 2)
     m.fc2 = nn.Linear(4, 5, rng=rng)  # re-assignment replaces the registration
     assert len(m.parameters()) == 4
+
+
+def test_linear_with_one_input_or_output_feature(rng: np.random.Generator) -> None:
+    layer = nn.Linear(1, 1, rng=rng)
+    assert layer.weight.shape == (1, 1) and layer(np.ones((3, 1))).shape == (3, 1)

@@ -327,6 +327,11 @@ def test_accuracy_score_cases() -> None:
     assert train.accuracy_score(np.float64(1.0), np.array([1])) is None
     assert train.accuracy_score(np.zeros((0, 3)), np.array([], dtype=int)) is None
     assert train.accuracy_score(logits, np.array([0, 1])) is None
+    # labels that are not one integer per sample, or outputs with more than one value
+    assert train.accuracy_score(logits, np.array([[0], [1], [1]])) is None
+    assert train.accuracy_score(logits, np.array([0.0, 1.0, 1.0])) is None
+    assert train.accuracy_score(np.zeros((2, 1)), np.zeros((2, 2))) is None
+    assert train.accuracy_score(np.zeros((2, 2, 2)), np.array([0, 1])) is None
 
 
 @pytest.mark.parametrize("batch_size", [7, 16, 50])
