@@ -6,6 +6,7 @@ import copy
 import pickle
 
 import numpy as np
+import pytest
 from backprop import functional as F
 from backprop import nn
 
@@ -240,3 +241,14 @@ def test_custom_module_subclass(rng: np.random.Generator) -> None:
 def test_linear_with_one_input_or_output_feature(rng: np.random.Generator) -> None:
     layer = nn.Linear(1, 1, rng=rng)
     assert layer.weight.shape == (1, 1) and layer(np.ones((3, 1))).shape == (3, 1)
+
+
+@pytest.mark.parametrize("cls", [nn.BatchNorm1d, nn.LayerNorm])
+def test_norm_layers_accept_one_feature(cls: type[nn.Module]) -> None:
+    x = np.array([[1.0], [3.0]])
+    assert cls(1)(x).shape == (2, 1)
+
+
+def test_generated_activation_docstrings_start_with_the_summary() -> None:
+    assert nn.ReLU.__doc__.startswith("Rectified linear unit")
+    assert nn.Tanh.__doc__.startswith("Hyperbolic tangent")

@@ -332,6 +332,9 @@ def test_accuracy_score_cases() -> None:
     assert train.accuracy_score(logits, np.array([0.0, 1.0, 1.0])) is None
     assert train.accuracy_score(np.zeros((2, 1)), np.zeros((2, 2))) is None
     assert train.accuracy_score(np.zeros((2, 2, 2)), np.array([0, 1])) is None
+    # one logit per sample: class 1 when the logit is > 0 (a logit of exactly 0 is class 0)
+    assert train.accuracy_score(np.array([2.0, -1.0]), np.array([1.0, 0.0])) == 1.0
+    assert train.accuracy_score(np.array([0.0, 0.0]), np.array([0, 1])) == 0.5
 
 
 @pytest.mark.parametrize("batch_size", [7, 16, 50])
