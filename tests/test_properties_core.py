@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from backprop import functional as F
 from backprop import losses, nn
 from hypothesis import given, settings
@@ -113,9 +114,11 @@ def test_layernorm_output_is_standardised_per_row(x: np.ndarray) -> None:
 
 @FAST
 @given(dims, dims, dims, st.integers(0, 2**32 - 1))
-def test_backward_twice_doubles_grads_and_zero_grad_clears(
+def test_two_passes_double_grads_and_zero_grad_clears(
     n: int, d_in: int, d_hidden: int, seed: int
 ) -> None:
+    """Gradients accumulate over forward/backward passes until zero_grad (as in PyTorch);
+    a second backward without a new forward is an error (the saved values are used up)."""
     g = np.random.default_rng(seed)
     model = nn.Sequential(
         nn.Linear(d_in, d_hidden, rng=g),
@@ -123,10 +126,14 @@ def test_backward_twice_doubles_grads_and_zero_grad_clears(
         nn.SiLU(),
         nn.Linear(d_hidden, 2, rng=g),
     )
-    model(g.standard_normal((n, d_in)))
+    x = g.standard_normal((n, d_in))
     dout = g.standard_normal((n, 2))
+    model(x)
     model.backward(dout)
     once = [p.grad.copy() for p in model.parameters()]
+    with pytest.raises(RuntimeError, match="no forward values left"):
+        model.backward(dout)
+    model(x)
     model.backward(dout)
     for a, p in zip(once, model.parameters(), strict=True):
         np.testing.assert_allclose(p.grad, 2 * a, rtol=1e-12, atol=1e-300)

@@ -58,6 +58,9 @@ def chromium_binary() -> str | None:
 def site() -> Path:
     """Build the book (with offline assets when npm can provide them); return _build/html."""
     subprocess.run([sys.executable, str(ROOT / "tools" / "offline_assets.py"), "install"], cwd=ROOT)
+    # Re-execute every page when lib/backprop changed since the cache was filled (make book
+    # does the same): the cache keys pages on their own cells, not on the library.
+    subprocess.run([sys.executable, str(ROOT / "tools" / "book_cache.py"), str(BUILD)], check=True)
     jb = Path(sys.executable).with_name("jupyter-book")
     cmd = [str(jb) if jb.exists() else "jupyter-book", "build", ".", "-n", "-W", "--keep-going"]
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=1800)
