@@ -55,6 +55,8 @@ def test_bias_gradient_shape_hints() -> None:
     db = RNG.normal(size=3)
     per_sample = np.tile(db / 4, (4, 1))
     assert "sum over the batch axis" in grading.diagnose(per_sample, db, "db", batch_size=4)
+    # without a batch size it is no bias: a (3, 3) Jacobian where a (3,) vector belongs
+    assert grading.diagnose(np.eye(3), np.ones(3), "dz") == "dz has shape (3, 3), expected (3,)."
     assert "drop the extra axis" in grading.diagnose(db[None, :], db, "db")
 
 
@@ -84,8 +86,8 @@ def test_call_reports_missing_wrong_type_and_errors() -> None:
     def raises(x: np.ndarray) -> np.ndarray:
         return x @ np.ones((5, 2))
 
-    with pytest.raises(Feedback, match="raised ValueError"):
-        grading.call(raises, np.ones((2, 3)), name="f")
+    with pytest.raises(Feedback, match="raised ValueError.*Check the shapes"):
+        grading.call(raises, np.ones((2, 3)), name="f")  # `@`'s "core dimension" mismatch
 
     def no_return(x: np.ndarray) -> None:
         x + 1
@@ -198,6 +200,12 @@ def test_check_sample_std() -> None:
         grading.check_sample_std(sample / np.sqrt(2), 0.2, "W", hints={2**-0.5: "Xavier"})
     with pytest.raises(Feedback, match=r"0\.219, which is not the standard deviation the"):
         grading.check_sample_std(1.1 * sample, 0.2, "W", hints={2**-0.5: "Xavier"})
+    # two hints the sample cannot tell apart (Glorot's fan_in + fan_out and fan_out alone,
+    # at fan_in = 3, fan_out = 4000): neither is named
+    glorot = sample * np.sqrt(2 / 4003) / 0.2
+    both = {np.sqrt(3 / 4003): "Glorot", np.sqrt(3 / 4000): "fan_out"}
+    with pytest.raises(Feedback, match=r"which is not the standard deviation the"):
+        grading.check_sample_std(glorot, np.sqrt(2 / 3), "W", hints=both)
     with pytest.raises(Feedback, match=r"every entry is the same number .* `2 // n`"):
         grading.check_sample_std(np.zeros((30, 20)), 0.2, "W")
     with pytest.raises(Feedback, match="are the draws centred"):
@@ -341,8 +349,16 @@ def test_factors_are_named_only_when_meaningful() -> None:
     """0.6x, 1x or 0.9997x are not diagnoses (item 9)."""
     assert grading.diagnose(0.6 * 0.25, 0.25, "rate") == "rate has the wrong value."
     assert "rounded constant" in grading.diagnose(0.0769, 2 / 26, "lr_best")
+    # no relative error (with the value, it gives the answer), no rounding for a count
+    assert "relative error" not in grading.diagnose(0.0769, 2 / 26, "lr_best")
+    assert grading.diagnose(2001, 2000, "evals") == "evals has the wrong value."
     assert "integer division" in grading.diagnose(2 // 25, 2 / 25, "lr_max")
     assert "integer division" in grading.diagnose(np.array([1.0, 2.0]), np.array([1.5, 2.5]), "w")
+    # a whole number that is not the right value cut down names no integer division
+    assert grading.diagnose(25.0, 24 / 26, "rate") == "rate has the wrong value."
+    assert "integer division" not in grading.diagnose(
+        np.array([3.0, 2.0]), np.array([1.5, 2.5]), "w"
+    )
     assert "2x too large" in grading.diagnose(0.5, 0.25, "lr")
     assert "missing 1/N" in grading.diagnose(4 * EXPECTED, EXPECTED, "dW", batch_size=4)
 
@@ -413,3 +429,20 @@ def test_check_scalar_names_a_recomputed_mistake_only() -> None:
     with pytest.raises(Feedback, match="^lr_max has the wrong value"):
         grading.check_scalar(1.5, 2 / 25, "lr_max", mistakes=mistakes)
     grading.check_scalar(0.08, 2 / 25, "lr_max", mistakes=mistakes)
+
+
+def test_default_time_limits_follow_the_time_scale(monkeypatch) -> None:
+    """BACKPROP_GRADING_TIME_SCALE shortens the default limits (the exercises' tests use
+    it); an explicit timeout is never scaled."""
+
+    def forever() -> None:
+        while True:
+            pass
+
+    monkeypatch.setattr(grading, "TIME_SCALE", 0.02)
+    start = time.monotonic()
+    with pytest.raises(Feedback, match=r"did not finish within 0\.2 s"):
+        grading.call(forever, name="loop")
+    assert time.monotonic() - start < 2
+    with pytest.raises(Feedback, match=r"did not finish within 0\.1 s"):
+        grading.call(forever, name="loop", timeout=0.1)

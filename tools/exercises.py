@@ -18,7 +18,9 @@ including ones added later, gets this without writing it.
 ``grade`` expects one folder per student, each holding that student's notebooks:
 ``SUBMISSIONS/<student>/<name>.ipynb``. An obviously renamed copy (``03_loss_functions
 (1).ipynb``, ``Copy of 03_loss_functions.ipynb``, ``03_loss_functions-ada.ipynb``) is graded
-as that exercise, with a note. Every notebook is graded in its own process group under a
+as that exercise, with a note; notebooks in a student's sub-folders count too (not those in
+hidden folders such as ``.ipynb_checkpoints``); a notebook outside every student's folder
+gets a row saying so. Every notebook is graded in its own process group under a
 time limit (``--timeout``), and every cell under a shorter one (``--cell-timeout``), so an
 infinite loop costs its question (or, at worst, that notebook), never the class. The CSV is
 written row by row and flushed, so an interruption keeps every grade written so far.
@@ -156,10 +158,17 @@ def fresh_student_notebook(out: Path, master: Path) -> dict:
     return wrap_student_notebook(normalised(out / "student" / master.name))
 
 
-def build(*, student_notebooks: bool = True, only: str | None = None) -> list[Path]:
+def build(
+    *,
+    student_notebooks: bool = True,
+    only: str | None = None,
+    stale_problems: list[str] | None = None,
+) -> list[Path]:
     """Regenerate the autograder zips, solutions and (optionally) the student notebooks.
 
-    Returns the student notebooks written.
+    Returns the student notebooks written. With ``stale_problems`` (a list), the committed
+    student notebooks are compared with the fresh ones first (as :func:`stale` does, from
+    the same ``otter assign`` run) and each difference is appended to it.
     """
     DIST.mkdir(parents=True, exist_ok=True)
     (DIST / "solutions").mkdir(exist_ok=True)
@@ -170,6 +179,8 @@ def build(*, student_notebooks: bool = True, only: str | None = None) -> list[Pa
             (zip_path,) = (out / "autograder").glob("*.zip")
             wrap_autograder_zip(zip_path, DIST / f"{master.stem}-autograder.zip")
             shutil.copy(out / "autograder" / master.name, DIST / "solutions" / master.name)
+            if stale_problems is not None:
+                stale_problems.extend(_differences(out, master))
             if not student_notebooks:
                 continue
             nb = fresh_student_notebook(out, master)
@@ -181,26 +192,34 @@ def build(*, student_notebooks: bool = True, only: str | None = None) -> list[Pa
     return written
 
 
-def build_dist_only() -> None:
-    """Build the (git-ignored) autograder zips and solutions, leaving student notebooks alone."""
-    build(student_notebooks=False)
+def build_dist_only() -> list[str]:
+    """Build the (git-ignored) autograder zips and solutions, leaving student notebooks alone.
+
+    Returns what :func:`stale` would (from the same ``otter assign`` runs, so a test suite
+    that needs both pays for one run per exercise).
+    """
+    problems: list[str] = []
+    build(student_notebooks=False, stale_problems=problems)
+    return problems
+
+
+def _differences(out: Path, master: Path) -> list[str]:
+    """How the committed student notebook differs from the one ``otter assign`` wrote."""
+    committed = STUDENT / master.name
+    if not committed.exists():
+        return [f"{committed.name} is missing"]
+    fresh = fresh_student_notebook(out, master)
+    mine = normalised(committed)
+    fresh["nbformat_minor"] = mine["nbformat_minor"]
+    return [f"{committed.name} is out of date with its source"] if fresh != mine else []
 
 
 def stale() -> list[str]:
     """Names of committed student notebooks that differ from a fresh ``otter assign``."""
     problems = []
     for master in sources():
-        committed = STUDENT / master.name
-        if not committed.exists():
-            problems.append(f"{committed.name} is missing")
-            continue
         with tempfile.TemporaryDirectory() as tmp:
-            out = assign(master, Path(tmp) / "dist")
-            fresh = fresh_student_notebook(out, master)
-        mine = normalised(committed)
-        fresh["nbformat_minor"] = mine["nbformat_minor"]
-        if fresh != mine:
-            problems.append(f"{committed.name} is out of date with its source")
+            problems += _differences(assign(master, Path(tmp) / "dist"), master)
     return problems
 
 
@@ -371,12 +390,20 @@ def grade(
     a time.
     """
     known = {m.stem for m in sources()}
-    students = sorted(p for p in submissions.iterdir() if p.is_dir())
+    students = sorted(p for p in submissions.iterdir() if p.is_dir() and not p.name.startswith("."))
+    # a notebook outside any student's folder cannot be attributed: it gets a row saying so
+    loose = sorted(submissions.glob("*.ipynb"))
     plan: dict[str, dict[str, list[tuple[Path, bool]]]] = {}
     strays: dict[str, list[Path]] = {}
     for student_dir in students:
         found: dict[str, list[tuple[Path, bool]]] = {}
-        for notebook in sorted(student_dir.glob("*.ipynb")):
+        # also in sub-folders (an unpacked archive), but not in hidden ones
+        # (.ipynb_checkpoints holds Jupyter's autosaved copies)
+        for notebook in sorted(
+            p
+            for p in student_dir.rglob("*.ipynb")
+            if not any(part.startswith(".") for part in p.relative_to(student_dir).parts)
+        ):
             exercise, renamed = match_exercise(notebook.stem, known)
             if exercise is None:
                 strays.setdefault(student_dir.name, []).append(notebook)
@@ -396,6 +423,19 @@ def grade(
             fh.flush()  # one row at a time: an interruption keeps every grade written
             rows.append(row)
 
+        for notebook in loose:
+            emit(
+                {
+                    "student": "",
+                    "exercise": notebook.stem,
+                    "question": "TOTAL",
+                    "score": "",
+                    "max_score": "",
+                    "note": f"not graded: {notebook.name} is in no student's folder "
+                    f"(expected {submissions.name}/<student>/<exercise>.ipynb)",
+                }
+            )
+            print(f"{notebook.name}: NOT GRADED (in no student's folder)", file=sys.stderr)
         for student in plan:
             for exercise in wanted:
                 emit_exercise(student, exercise, plan[student].get(exercise, []), emit, work,
