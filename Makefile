@@ -52,11 +52,14 @@ exercises: $(STAMP)
 	$(BIN)/python tools/exercises.py build
 
 # Grade a folder of submissions (one sub-folder per student) into one CSV:
-#   make grade SUBMISSIONS=path/to/submissions [GRADES=grades.csv]
+#   make grade SUBMISSIONS=path/to/submissions [GRADES=grades.csv] [GRADE_ARGS="..."]
+# GRADE_ARGS passes options to tools/exercises.py grade, e.g. "--exercise 04_implementation"
+# (rows "not submitted" for students without it), "--timeout 600 --cell-timeout 120".
 GRADES ?= grades.csv
+GRADE_ARGS ?=
 grade: $(STAMP)
 	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=<folder> [GRADES=grades.csv]"; exit 2; }
-	$(BIN)/python tools/exercises.py grade $(SUBMISSIONS) -o $(GRADES)
+	$(BIN)/python tools/exercises.py grade $(SUBMISSIONS) -o $(GRADES) $(GRADE_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
