@@ -265,48 +265,27 @@ def test_diagnostics_errors(model, xy) -> None:
         diagnostics.layer_stats(model, X, y, None)
 
 
+def _fit_one_epoch(m, X, y, **kwargs):
+    """One epoch of SGD on (X, y): the fit call whose argument checks the cases below probe."""
+    opt = optim.SGD(m.parameters(), lr=0.1)
+    return train.fit(
+        m, CE, opt, X, y, epochs=1, batch_size=2, rng=np.random.default_rng(0), **kwargs
+    )
+
+
 @pytest.mark.parametrize(
     ("call", "match"),
     [
         (
-            lambda m, X, y: train.fit(
-                m,
-                CE,
-                optim.SGD(m.parameters(), lr=0.1),
-                1.0,
-                y[:1],
-                epochs=1,
-                batch_size=2,
-                rng=np.random.default_rng(0),
-            ),
+            lambda m, X, y: _fit_one_epoch(m, 1.0, y[:1]),
             r"^X must have a first \(sample\) axis, got a scalar$",
         ),
         (
-            lambda m, X, y: train.fit(
-                m,
-                CE,
-                optim.SGD(m.parameters(), lr=0.1),
-                X[:1],
-                1,
-                epochs=1,
-                batch_size=2,
-                rng=np.random.default_rng(0),
-            ),
+            lambda m, X, y: _fit_one_epoch(m, X[:1], 1),
             r"^y must have a first \(sample\) axis, got a scalar$",
         ),
         (
-            lambda m, X, y: train.fit(
-                m,
-                CE,
-                optim.SGD(m.parameters(), lr=0.1),
-                X,
-                y,
-                epochs=1,
-                batch_size=2,
-                rng=np.random.default_rng(0),
-                X_val=2.0,
-                y_val=y,
-            ),
+            lambda m, X, y: _fit_one_epoch(m, X, y, X_val=2.0, y_val=y),
             r"^X_val must have a first \(sample\) axis, got a scalar$",
         ),
         (

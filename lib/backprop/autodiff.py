@@ -194,11 +194,7 @@ class Value:
         return Value(self.data - other.data, (self, other), lambda g: (g, -g), "-")
 
     def __pow__(self, p: float) -> Value:
-        if isinstance(p, bool) or not isinstance(p, numbers.Real):
-            raise TypeError(
-                f"Value ** p: the exponent must be a Python number, got {type(p).__name__}; "
-                "for a Value exponent y write (y * x.log()).exp()"
-            )
+        _check_exponent(p, "Value")
         a = self.data
         _check_power_domain(a, p, "Value ** p")
         dout_da = _power_derivative(a, p)
@@ -276,6 +272,15 @@ def _as_value(x: Value | float, op: str) -> Value:
             "number or a Value"
         )
     return Value(x)
+
+
+def _check_exponent(p: object, kind: str) -> None:
+    """``x ** p`` takes a Python number ``p``; raise ``TypeError`` naming the fix otherwise."""
+    if isinstance(p, bool) or not isinstance(p, numbers.Real):
+        raise TypeError(
+            f"{kind} ** p: the exponent must be a Python number, got {type(p).__name__}; "
+            f"for a {kind} exponent y write (y * x.log()).exp()"
+        )
 
 
 def _check_power_domain(a: float | np.ndarray, p: float, who: str) -> None:
@@ -576,11 +581,7 @@ class Tensor:
 
     def __pow__(self, p: float) -> Tensor:
         """a^p for a number p;  vjp: g p a^(p-1)."""
-        if isinstance(p, bool) or not isinstance(p, numbers.Real):
-            raise TypeError(
-                f"Tensor ** p: the exponent must be a Python number, got {type(p).__name__}; "
-                "for a Tensor exponent y write (y * x.log()).exp()"
-            )
+        _check_exponent(p, "Tensor")
         a = self._data
         _check_power_domain(a, p, "Tensor ** p")
         dout_da = _power_derivative(a, p)
