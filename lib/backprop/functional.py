@@ -239,10 +239,14 @@ def linear_forward(x: object, W: object, b: object | None) -> tuple[np.ndarray, 
     return out, cache
 
 
-def linear_backward(dout: object, cache: Cache) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+def linear_backward(
+    dout: object, cache: Cache, *, needs_input_grad: bool = True
+) -> tuple[np.ndarray | None, np.ndarray, np.ndarray | None]:
     """Gradients of the affine layer.
 
     dx = dout @ W^T,  dW = x^T @ dout,  db = sum_n dout[n, :]  (``None`` without a bias).
+    ``needs_input_grad=False`` skips dx (returned as ``None``): x is data, not a layer's
+    output, so nobody uses its gradient (PyTorch's ``requires_grad=False`` input).
 
     Shapes:
         dout: (N, D_out) -> dx: (N, D_in), dW: (D_in, D_out), db: (D_out,).
@@ -250,7 +254,7 @@ def linear_backward(dout: object, cache: Cache) -> tuple[np.ndarray, np.ndarray,
     dout, c = _open(dout, cache, "linear")
     x, W = c["x"], c["W"]
     check_unchanged(W, c["W_fingerprint"], "linear_backward: the weight W saved by linear_forward")
-    dx = dout @ W.T
+    dx = dout @ W.T if needs_input_grad else None
     dW = x.T @ dout
     db = dout.sum(axis=0) if c["has_bias"] else None
     return dx, dW, db

@@ -98,23 +98,47 @@ class _Passes:
     backward_of: int | None = None
 
 
-def _tracked_backward(backward: Callable[[Any, np.ndarray], np.ndarray]) -> Any:
+def _accepts_needs_input_grad(backward: Callable[..., Any]) -> bool:
+    """Whether ``backward`` takes the ``needs_input_grad`` keyword (or ``**kwargs``)."""
+    params = inspect.signature(backward).parameters.values()
+    return any(
+        p.name == "needs_input_grad" or p.kind is inspect.Parameter.VAR_KEYWORD for p in params
+    )
+
+
+def _tracked_backward(backward: Callable[..., Any]) -> Any:
     """Wrap a subclass's ``backward`` so that an outermost call records which forward pass
-    it differentiates (the pass of this module's newest saved values)."""
+    it differentiates (the pass of this module's newest saved values), and so that every
+    module accepts ``needs_input_grad``: a ``backward(self, dout)`` written without the
+    keyword is called without it (it computes dx anyway). With ``needs_input_grad=False``
+    the wrapper returns ``None`` whatever the module computed."""
+    passes_keyword = _accepts_needs_input_grad(backward)
 
     @functools.wraps(backward)
-    def wrapper(self: Module, dout: np.ndarray) -> np.ndarray:
+    def wrapper(self: Module, dout: np.ndarray, *, needs_input_grad: bool = True) -> Any:
         outermost = _Passes.backward_depth == 0
         if outermost:
             _Passes.backward_of = self._caches[-1][0] if self._caches else None
         _Passes.backward_depth += 1
         try:
-            return backward(self, dout)
+            if passes_keyword:
+                dx = backward(self, dout, needs_input_grad=needs_input_grad)
+            else:
+                dx = backward(self, dout)
+            return dx if needs_input_grad else None
         finally:
             _Passes.backward_depth -= 1
             if outermost:
                 _Passes.backward_of = None
 
+    if not passes_keyword:  # show the keyword the wrapper accepts in help() and signature()
+        sig = inspect.signature(backward)
+        keyword = inspect.Parameter(
+            "needs_input_grad", inspect.Parameter.KEYWORD_ONLY, default=True, annotation=bool
+        )
+        wrapper.__signature__ = sig.replace(  # type: ignore[attr-defined]
+            parameters=[*sig.parameters.values(), keyword]
+        )
     return wrapper
 
 
@@ -185,8 +209,14 @@ class Module:
         """Compute the output and remember what ``backward`` needs."""
         raise NotImplementedError(f"{type(self).__name__} must implement forward(x)")
 
-    def backward(self, dout: np.ndarray) -> np.ndarray:
-        """Return dL/dx from dL/dout, adding parameter gradients to ``.grad`` (``+=``)."""
+    def backward(self, dout: np.ndarray, *, needs_input_grad: bool = True) -> np.ndarray | None:
+        """Return dL/dx from dL/dout, adding parameter gradients to ``.grad`` (``+=``).
+
+        ``needs_input_grad=False`` (PyTorch's name) says the caller will not use dL/dx (the
+        input is data, not the output of another layer): a module may then skip computing
+        it (``Linear`` does); every module then returns ``None``. A subclass may write
+        ``backward(self, dout)`` without the keyword: it still accepts it.
+        """
         raise NotImplementedError(f"{type(self).__name__} must implement backward(dout)")
 
     def __call__(self, x: object) -> np.ndarray:
@@ -420,8 +450,8 @@ class Linear(Module):
         self._save(cache)
         return out
 
-    def backward(self, dout: np.ndarray) -> np.ndarray:
-        dx, dW, db = F.linear_backward(dout, self._saved())
+    def backward(self, dout: np.ndarray, *, needs_input_grad: bool = True) -> np.ndarray | None:
+        dx, dW, db = F.linear_backward(dout, self._saved(), needs_input_grad=needs_input_grad)
         self.weight.grad += dW
         if self.bias is not None:
             self.bias.grad += db
@@ -665,10 +695,10 @@ class Residual(Module):
         self._save(xa.shape)
         return xa + fx
 
-    def backward(self, dout: np.ndarray) -> np.ndarray:
+    def backward(self, dout: np.ndarray, *, needs_input_grad: bool = True) -> np.ndarray | None:
         self._saved()
-        g = as_float_array(dout, "Residual.backward: dout")
-        return g + self.module.backward(g)
+        dout = as_float_array(dout, "Residual.backward: dout")
+        return dout + self.module.backward(dout)  # needs the module's dx in any case
 
 
 class Sequential(Module):
@@ -710,8 +740,13 @@ class Sequential(Module):
         self._save(None)
         return x
 
-    def backward(self, dout: np.ndarray) -> np.ndarray:
+    def backward(self, dout: np.ndarray, *, needs_input_grad: bool = True) -> np.ndarray | None:
+        """dx = J_1^T (... J_L^T dout); with ``needs_input_grad=False`` the first module
+        is told that its input gradient is not needed (and ``None`` is returned)."""
         self._saved()
-        for m in reversed(self._modules.values()):
+        layers = list(self._modules.values())
+        for m in reversed(layers[1:]):
             dout = m.backward(dout)
-        return dout
+        if not layers:
+            return dout
+        return layers[0].backward(dout, needs_input_grad=needs_input_grad)
