@@ -1,12 +1,13 @@
 """Optimizers, learning-rate schedulers and gradient clipping.
 
 Backpropagation *computes* gradients; an optimizer *uses* them to change the weights.
-Every update rule is written once, as a pure function ``*_update(w, dw, state, ...)`` that
-returns ``(w_new, state_new)`` without touching its inputs. The classes (``SGD``,
-``AdaGrad``, ``RMSprop``, ``Adam``, ``AdamW``) only loop over the parameters and call those
-functions, so what a chapter derives in cells and what the library runs are the same code.
-(``Adam.step`` runs the same operations in place, with ``out=``, to avoid allocating five
-temporary arrays per parameter per step; a test checks that it equals ``adam_update``.)
+Every update rule is written once. ``sgd_update``, ``adagrad_update`` and ``rmsprop_update``
+are pure functions ``*_update(w, dw, state, ...)`` that return ``(w_new, state_new)``
+without touching their inputs, and the classes (``SGD``, ``Adagrad``, ``RMSprop``) call
+them. Adam's rule is written once too, in place (:func:`adam_step_`, with ``out=`` so a
+step allocates no arrays): ``Adam.step`` calls it on each parameter and its state, and the
+pure :func:`adam_update` calls it on copies. What a chapter derives in cells and what the
+library runs are the same code.
 
 The formulas match ``torch.optim`` operation for operation (the tests compare 50-step
 trajectories with PyTorch in float64), so chapter 8 can map this module one-to-one onto
@@ -39,6 +40,7 @@ from ._checks import as_float_array, check_same_shape
 __all__ = [
     "SGD",
     "AdaGrad",
+    "Adagrad",
     "Adam",
     "AdamW",
     "CosineAnnealingLR",
@@ -48,6 +50,7 @@ __all__ = [
     "RMSprop",
     "StepLR",
     "adagrad_update",
+    "adam_step_",
     "adam_update",
     "clip_grad_norm",
     "grad_norm",
@@ -112,6 +115,18 @@ def _check_sgd(lr: float, momentum: float, dampening: float, nesterov: bool, wd:
             f"nesterov=True needs momentum > 0 and dampening = 0, "
             f"got momentum={momentum}, dampening={dampening}"
         )
+
+
+def _check_adam(lr: float, betas: object, eps: float, weight_decay: float) -> dict[str, float]:
+    lr = _check_nonneg(lr, "lr")
+    beta1, beta2 = _check_betas(betas)
+    return {
+        "lr": lr,
+        "beta1": beta1,
+        "beta2": beta2,
+        "eps": _check_nonneg(eps, "eps"),
+        "weight_decay": _check_nonneg(weight_decay, "weight_decay"),
+    }
 
 
 def _check_arrays(w: object, dw: object) -> tuple[np.ndarray, np.ndarray]:
@@ -252,6 +267,60 @@ def rmsprop_update(
     return w - lr * (g / avg), new_state
 
 
+def adam_step_(
+    w: np.ndarray,
+    dw: np.ndarray,
+    m: np.ndarray,
+    v: np.ndarray,
+    k: int,
+    *,
+    lr: float,
+    beta1: float,
+    beta2: float,
+    eps: float,
+    weight_decay: float,
+    decoupled: bool,
+    work: np.ndarray,
+) -> None:
+    """Adam's step ``k`` in place: ``w``, ``m``, ``v`` are overwritten (the one Adam rule).
+
+    Exactly ``torch.optim.Adam`` / ``torch.optim.AdamW`` (``amsgrad=False``), operation for
+    operation, with ``m``, ``v`` starting at 0 and ``k`` counted from 1::
+
+        w = w * (1 - lr * weight_decay)            if decoupled (AdamW)
+        g = dw + weight_decay * w                  otherwise   (L2 penalty, classic Adam)
+        m = beta1 * m + (1 - beta1) * g            (computed as m + (1 - beta1) * (g - m))
+        v = beta2 * v + (1 - beta2) * g ** 2
+        w = w - lr / (1 - beta1**k) * m / (sqrt(v) / sqrt(1 - beta2**k) + eps)
+
+    Each line is one or two NumPy calls writing into ``w``, ``m``, ``v`` or the scratch
+    array ``work`` (``out=``), so a step allocates nothing (except ``g`` when there is an
+    L2 term). The arguments are not checked: :class:`Adam` and :func:`adam_update` do that.
+
+    Shapes:
+        w, dw, m, v, work: the same shape; ``w``, ``m``, ``v``, ``work`` of one float dtype.
+    """
+    g = dw
+    if weight_decay != 0:
+        if decoupled:
+            w *= 1 - lr * weight_decay
+        else:
+            g = dw + weight_decay * w  # a new array: dw is the caller's gradient
+    np.subtract(g, m, out=work)  # m = m + (1 - beta1) * (g - m)
+    work *= 1 - beta1
+    m += work
+    v *= beta2  # v = beta2 * v + (1 - beta2) * g ** 2
+    np.multiply(g, g, out=work)
+    work *= 1 - beta2
+    v += work
+    denom = np.sqrt(v, out=work)  # sqrt(v) / sqrt(1 - beta2**k) + eps
+    denom /= math.sqrt(1 - beta2**k)
+    denom += eps
+    step = np.divide(m, denom, out=work)  # lr / (1 - beta1**k) * m / denom
+    step *= lr / (1 - beta1**k)
+    w -= step
+
+
 def adam_update(
     w: np.ndarray,
     dw: np.ndarray,
@@ -263,16 +332,16 @@ def adam_update(
     weight_decay: float = 0.0,
     decoupled: bool = False,
 ) -> tuple[np.ndarray, State]:
-    """One Adam step with bias correction (AdamW when ``decoupled=True``).
+    """One Adam step with bias correction (AdamW when ``decoupled=True``), as a pure function.
 
-    Exactly ``torch.optim.Adam`` / ``torch.optim.AdamW`` (``amsgrad=False``), step ``t``
-    counted from 1::
+    The rule of :func:`adam_step_` (``torch.optim.Adam`` / ``torch.optim.AdamW``) applied to
+    copies of ``w`` and of the state's moments, step ``k`` counted from 1::
 
-        w = w * (1 - lr * weight_decay)            if decoupled (AdamW)
-        g = dw + weight_decay * w                  otherwise   (L2 penalty, classic Adam)
-        m = beta1 * m + (1 - beta1) * g            (m, v start at 0)
-        v = beta2 * v + (1 - beta2) * g ** 2
-        w = w - lr / (1 - beta1**t) * m / (sqrt(v) / sqrt(1 - beta2**t) + eps)
+        m = beta1 * m + (1 - beta1) * g,   v = beta2 * v + (1 - beta2) * g ** 2
+        w = w - lr / (1 - beta1**k) * m / (sqrt(v) / sqrt(1 - beta2**k) + eps)
+
+    with ``g = dw + weight_decay * w`` (Adam) or ``w`` first shrunk by
+    ``1 - lr * weight_decay`` (AdamW).
 
     Shapes:
         w, dw: any shape, equal.
@@ -281,77 +350,20 @@ def adam_update(
     """
     w, dw = _check_arrays(w, dw)
     state = _check_state(state)
-    _check_nonneg(lr, "lr")
-    beta1, beta2 = _check_betas(betas)
-    _check_nonneg(eps, "eps")
-    _check_nonneg(weight_decay, "weight_decay")
-    t = state.get("step", 0) + 1
-    g = dw
-    if weight_decay != 0:
-        if decoupled:
-            w = w * (1 - lr * weight_decay)
-        else:
-            g = dw + weight_decay * w
-    m = state.get("exp_avg")
-    m = (1 - beta1) * g if m is None else m + (1 - beta1) * (g - m)
-    v = state.get("exp_avg_sq")
-    v = (1 - beta2) * (g * g) if v is None else beta2 * v + (1 - beta2) * (g * g)
-    step_size = lr / (1 - beta1**t)
-    denom = np.sqrt(v) / math.sqrt(1 - beta2**t) + eps
-    w_new = w - step_size * (m / denom)
-    return w_new, {"step": t, "exp_avg": m, "exp_avg_sq": v}
+    hp = _check_adam(lr, betas, eps, weight_decay)
+    k = state.get("step", 0) + 1
+    w_new = np.array(w, copy=True)
+    m, v = _moments(state, w_new)
+    adam_step_(w_new, dw, m, v, k, **hp, decoupled=decoupled, work=np.empty_like(w_new))
+    return w_new, {"step": k, "exp_avg": m, "exp_avg_sq": v}
 
 
-def _adam_into(
-    w: np.ndarray,
-    g: np.ndarray,
-    m: np.ndarray | None,
-    v: np.ndarray | None,
-    t: int,
-    lr: float,
-    beta1: float,
-    beta2: float,
-    eps: float,
-    weight_decay: float,
-    decoupled: bool,
-    m_out: np.ndarray,
-    v_out: np.ndarray,
-    scratch: np.ndarray,
-) -> None:
-    """:func:`adam_update` in place: ``w``, ``m_out``, ``v_out`` are overwritten (for ``Adam.step``).
-
-    The same operations in the same order as :func:`adam_update` (so the results are
-    bitwise equal; ``test_class_step_equals_pure_function_in_place`` checks it), written
-    with ``out=`` so that a step allocates no arrays. ``m``/``v`` are ``None`` on the first
-    step, else the same arrays as ``m_out``/``v_out``; every array has ``w``'s dtype and shape.
-    """
-    if weight_decay != 0:
-        if decoupled:
-            w *= 1 - lr * weight_decay
-        else:
-            g = g + weight_decay * w  # L2 term (a new array: g is the caller's gradient)
-    # m = beta1 * m + (1 - beta1) * g, written as m + (1 - beta1) * (g - m) like torch
-    if m is None:
-        np.multiply(g, 1 - beta1, out=m_out)
-    else:
-        np.subtract(g, m, out=scratch)
-        scratch *= 1 - beta1
-        np.add(m, scratch, out=m_out)
-    # v = beta2 * v + (1 - beta2) * g ** 2
-    np.multiply(g, g, out=scratch)
-    scratch *= 1 - beta2
-    if v is None:
-        v_out[...] = scratch
-    else:
-        np.multiply(v, beta2, out=v_out)
-        v_out += scratch
-    # w = w - lr / (1 - beta1**t) * m / (sqrt(v) / sqrt(1 - beta2**t) + eps)
-    denom = np.sqrt(v_out, out=scratch)
-    denom /= math.sqrt(1 - beta2**t)
-    denom += eps
-    step = np.divide(m_out, denom, out=scratch)
-    step *= lr / (1 - beta1**t)
-    w -= step
+def _moments(state: State, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Copies of Adam's moments ``m``, ``v`` in ``w``'s dtype (zeros on the first step)."""
+    m, v = state.get("exp_avg"), state.get("exp_avg_sq")
+    m = np.zeros_like(w) if m is None else np.array(m, dtype=w.dtype, copy=True)
+    v = np.zeros_like(w) if v is None else np.array(v, dtype=w.dtype, copy=True)
+    return m, v
 
 
 # ---------------------------------------------------------------------------------------
@@ -471,7 +483,7 @@ class SGD(Optimizer):
         }
 
 
-class AdaGrad(Optimizer):
+class Adagrad(Optimizer):
     """AdaGrad: per-coordinate step ``lr / (sqrt(sum g²) + eps)`` (``torch.optim.Adagrad``).
 
     Shapes:
@@ -495,6 +507,10 @@ class AdaGrad(Optimizer):
 
     def _hparams(self) -> dict[str, Any]:
         return {"eps": self.eps, "weight_decay": self.weight_decay}
+
+
+AdaGrad = Adagrad
+"""The name the course's chapters use for :class:`Adagrad` (PyTorch's name)."""
 
 
 class RMSprop(Optimizer):
@@ -536,15 +552,14 @@ class RMSprop(Optimizer):
 class Adam(Optimizer):
     """Adam with bias correction; ``weight_decay`` is an L2 term added to the gradient.
 
-    ``w <- w - lr * m_hat / (sqrt(v_hat) + eps)``, see :func:`adam_update`
-    (``torch.optim.Adam``).
+    ``w <- w - lr * m_hat / (sqrt(v_hat) + eps)``, see :func:`adam_step_`
+    (``torch.optim.Adam``). :meth:`step` updates ``p.data`` and the moments in place.
 
     Shapes:
         params: list of Parameters of any shapes.
     """
 
     _rule = staticmethod(adam_update)
-
     decoupled = False
 
     def __init__(
@@ -555,65 +570,34 @@ class Adam(Optimizer):
         eps: float = 1e-8,
         weight_decay: float = 0.0,
     ) -> None:
-        _check_nonneg(lr, "lr")
-        betas = _check_betas(betas)
-        _check_nonneg(eps, "eps")
-        _check_nonneg(weight_decay, "weight_decay")
+        _check_adam(lr, betas, eps, weight_decay)
         super().__init__(params)
-        self.lr, self.betas, self.eps = float(lr), betas, float(eps)
+        self.lr, self.betas, self.eps = float(lr), _check_betas(betas), float(eps)
         self.weight_decay = float(weight_decay)
-        self._scratch: dict[int, np.ndarray] = {}  # one work array per parameter for step()
+        self._work = [np.empty_like(p.data) for p in self.params]  # scratch, one per parameter
 
     def step(self) -> None:
-        """One Adam step on every parameter, in place (``p.data``, ``exp_avg``, ``exp_avg_sq``).
+        """One Adam step on every parameter: :func:`adam_step_` on ``p.data`` and its state.
 
-        The same arithmetic as :func:`adam_update` (bitwise), without its temporary arrays:
-        the moments are updated in the state's own arrays and ``p.data`` directly. A
-        parameter whose gradient or moments have another dtype takes the generic path.
+        The hyper-parameters are checked once per step (they may be changed between steps,
+        e.g. by a scheduler); the first step creates the moments ``exp_avg``/``exp_avg_sq``
+        (zeros like ``p.data``).
         """
-        _check_nonneg(self.lr, "lr")
-        beta1, beta2 = _check_betas(self.betas)
-        eps = _check_nonneg(self.eps, "eps")
-        weight_decay = _check_nonneg(self.weight_decay, "weight_decay")
-        for i, p in enumerate(self.params):
-            st = self.state[i]
-            m, v = st.get("exp_avg"), st.get("exp_avg_sq")
-            if not (
-                isinstance(p.data, np.ndarray)
-                and isinstance(p.grad, np.ndarray)
-                and p.data.dtype.kind == "f"
-                and p.grad.dtype == p.data.dtype
-                and p.grad.shape == p.data.shape
-                and all(
-                    a is None or (a.dtype, a.shape) == (p.data.dtype, p.data.shape) for a in (m, v)
-                )
-            ):
-                w_new, self.state[i] = self.update(p.data, p.grad, st)
-                p.data[...] = w_new
-                continue
-            m_out = np.empty_like(p.data) if m is None else m
-            v_out = np.empty_like(p.data) if v is None else v
-            work = self._scratch.get(i)
-            if work is None or (work.shape, work.dtype) != (p.data.shape, p.data.dtype):
-                work = self._scratch[i] = np.empty_like(p.data)
-            t = st.get("step", 0) + 1
-            _adam_into(
+        hp = _check_adam(self.lr, self.betas, self.eps, self.weight_decay)
+        for p, state, work in zip(self.params, self.state, self._work, strict=True):
+            if not state:
+                state.update(step=0, exp_avg=np.zeros_like(work), exp_avg_sq=np.zeros_like(work))
+            state["step"] += 1
+            adam_step_(
                 p.data,
                 p.grad,
-                m,
-                v,
-                t,
-                self.lr,
-                beta1,
-                beta2,
-                eps,
-                weight_decay,
-                self.decoupled,
-                m_out,
-                v_out,
-                work,
+                state["exp_avg"],
+                state["exp_avg_sq"],
+                state["step"],
+                **hp,
+                decoupled=self.decoupled,
+                work=work,
             )
-            self.state[i] = {"step": t, "exp_avg": m_out, "exp_avg_sq": v_out}
 
     def _hparams(self) -> dict[str, Any]:
         return {
