@@ -352,3 +352,82 @@ def test_history_train_metrics_equal_evaluate_when_lr_is_zero(batch_size: int) -
         assert hist.train_loss[epoch] == pytest.approx(ref["loss"], rel=1e-12)
         assert hist.train_accuracy[epoch] == pytest.approx(ref["accuracy"], rel=1e-12)
     assert hist.steps == 2 * -(-50 // batch_size)
+
+
+# ------------------------------------------------------------------ what a step computes
+
+
+def test_grad_norm_is_recorded_only_when_asked_for() -> None:
+    """record_grad_norm=True records the mean total gradient norm per epoch (before the
+    step); by default nothing asks for it and History.grad_norm stays empty."""
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((12, 3)), rng.integers(0, 3, 12)
+    model = _mlp((3, 5, 3), seed=4)
+    hist = train.fit(
+        model, CE, optim.SGD(model.parameters(), lr=0.0), X, y, epochs=2, batch_size=12,
+        rng=rng, record_grad_norm=True,
+    )  # fmt: skip
+    model.zero_grad()
+    _, dout = CE(model(X), y)
+    model.backward(dout)
+    expected = optim.grad_norm(model.parameters())
+    assert expected > 0.1
+    assert hist.grad_norm == pytest.approx([expected, expected], rel=1e-12)
+    hist = train.fit(
+        model, CE, optim.SGD(model.parameters(), lr=0.0), X, y, epochs=2, batch_size=12, rng=rng
+    )
+    assert hist.grad_norm == []
+
+
+class _NaNGrad(nn.Module):
+    """Identity whose backward puts NaN into its own parameter's gradient."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = nn.Parameter(np.ones(1), "w")
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self._save(None)
+        return x
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        self._saved()
+        self.w.grad += np.nan
+        return dout
+
+
+def test_nan_made_inside_backward_is_caught_by_the_end_of_the_epoch() -> None:
+    """The loss and dL/dout are finite, the NaN appears in backward: the step applies it and
+    the end-of-epoch check names the parameter, the step and the epoch."""
+    rng = np.random.default_rng(0)
+    model = nn.Sequential(nn.Linear(3, 2, rng=rng), _NaNGrad())
+    with pytest.raises(
+        FloatingPointError, match=r"parameter '1.w' became NaN at step 1 \(epoch 1\)"
+    ):
+        train.fit(
+            model, CE, optim.SGD(model.parameters(), lr=0.1), rng.standard_normal((4, 3)),
+            np.zeros(4, dtype=int), epochs=3, batch_size=4, rng=rng,
+        )  # fmt: skip
+
+
+class _FailingBackward(nn.Module):
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self._save(None)
+        return x
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        self._saved()
+        raise RuntimeError("backward failed here")
+
+
+def test_a_backward_that_fails_partway_leaves_no_partial_gradients() -> None:
+    """The last Linear adds its gradients before the middle module fails: fit resets them,
+    so nothing half-accumulated is counted again by a retry."""
+    rng = np.random.default_rng(0)
+    model = nn.Sequential(nn.Linear(3, 4, rng=rng), _FailingBackward(), nn.Linear(4, 2, rng=rng))
+    with pytest.raises(RuntimeError, match="backward failed here"):
+        train.fit(
+            model, CE, optim.SGD(model.parameters(), lr=0.1), rng.standard_normal((4, 3)),
+            np.zeros(4, dtype=int), epochs=1, batch_size=4, rng=rng,
+        )  # fmt: skip
+    assert all(not p.grad.any() for p in model.parameters())

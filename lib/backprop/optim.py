@@ -386,21 +386,24 @@ def _as_param_list(params: object, who: str) -> list[ParameterLike]:
     if not plist:
         raise ValueError(f"{who} got an empty parameter list; nothing to optimize")
     for i, p in enumerate(plist):
-        data = getattr(p, "data", None)
-        grad = getattr(p, "grad", None)
-        if not isinstance(data, np.ndarray) or not isinstance(grad, np.ndarray):
-            raise ValueError(
-                f"{who} params must be Parameter objects with .data and .grad arrays "
-                f"(e.g. model.parameters()); item {i} is a {type(p).__name__}"
-            )
-        if data.shape != grad.shape:
-            raise ValueError(
-                f"{who} parameter {i}: .grad shape {grad.shape} differs from .data shape "
-                f"{data.shape}"
-            )
+        _check_parameter(p, i, who)
     if len({id(p) for p in plist}) != len(plist):
         raise ValueError(f"{who} got the same Parameter more than once")
     return plist
+
+
+def _check_parameter(p: object, i: int, who: str) -> None:
+    data = getattr(p, "data", None)
+    grad = getattr(p, "grad", None)
+    if not isinstance(data, np.ndarray) or not isinstance(grad, np.ndarray):
+        raise ValueError(
+            f"{who} params must be Parameter objects with .data and .grad arrays "
+            f"(e.g. model.parameters()); item {i} is a {type(p).__name__}"
+        )
+    if data.shape != grad.shape:
+        raise ValueError(
+            f"{who} parameter {i}: .grad shape {grad.shape} differs from .data shape {data.shape}"
+        )
 
 
 class Optimizer:
@@ -748,8 +751,7 @@ def grad_norm(params: Iterable[ParameterLike]) -> float:
     Shapes:
         params: Parameters of any shapes; returns a float.
     """
-    plist = _as_param_list(params, "grad_norm")
-    return float(math.sqrt(sum(float(np.sum(p.grad * p.grad)) for p in plist)))
+    return _total_norm(_as_param_list(params, "grad_norm"))
 
 
 def clip_grad_norm(params: Iterable[ParameterLike], max_norm: float) -> float:
@@ -765,10 +767,19 @@ def clip_grad_norm(params: Iterable[ParameterLike], max_norm: float) -> float:
     max_norm = _check_real(max_norm, "max_norm")
     if max_norm <= 0:
         raise ValueError(f"max_norm must be > 0, got {max_norm}")
-    plist = _as_param_list(params, "clip_grad_norm")
-    total = grad_norm(plist)
+    return _clip_grad_norm(_as_param_list(params, "clip_grad_norm"), max_norm)
+
+
+def _total_norm(params: list[ParameterLike]) -> float:
+    """``sqrt(sum_p p.grad . p.grad)`` for checked parameters (one dot product each)."""
+    return math.sqrt(sum(float(np.vdot(p.grad, p.grad)) for p in params))
+
+
+def _clip_grad_norm(params: list[ParameterLike], max_norm: float) -> float:
+    """:func:`clip_grad_norm` for checked arguments (``fit`` checks them once)."""
+    total = _total_norm(params)
     coef = max_norm / (total + 1e-6)
     if coef < 1:
-        for p in plist:
+        for p in params:
             p.grad *= coef
     return total
