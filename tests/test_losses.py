@@ -123,3 +123,20 @@ def test_huber_default_delta_is_pytorchs() -> None:
     loss, grad = losses.huber(pred, np.zeros(3))
     assert loss == pytest.approx((0.125 + 1.0 + 2.5) / 3)  # 0.5^2/2, 1.5 - 0.5, 3 - 0.5
     np.testing.assert_allclose(grad, [0.5 / 3, 1.0 / 3, -1.0 / 3])
+
+
+def test_l1_subgradient_descent_oscillates_around_zero_but_soft_thresholding_hits_it() -> None:
+    """The l1_penalty docstring: with loss 0.5 (w - 0.05)^2 (slope 0.05 <= lam at w = 0) the
+    minimiser of loss + lam |w| is exactly 0; subgradient steps never land on it, the
+    proximal (soft-thresholding) step does."""
+    lr, lam, target = 0.1, 0.5, 0.05
+    w = np.array([0.3, -0.27])
+    for _ in range(200):
+        _, dpen = losses.l1_penalty(w, lam)
+        w = w - lr * ((w - target) + dpen)
+    assert np.all(w != 0) and np.all(np.abs(w) <= lr * lam + lr * 0.1)
+    v = np.array([0.3, -0.27])
+    for _ in range(200):
+        v = v - lr * (v - target)
+        v = np.sign(v) * np.maximum(np.abs(v) - lr * lam, 0.0)
+    assert np.all(v == 0)

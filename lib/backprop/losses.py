@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._checks import as_float_array, as_labels, check_nonempty_batch, check_same_shape
-from .functional import log_softmax, sigmoid, softmax
+from .functional import sigmoid
 
 __all__ = [
     "binary_cross_entropy_with_logits",
@@ -126,7 +126,9 @@ def softmax_cross_entropy(logits: object, y: object) -> tuple[float, np.ndarray]
     """Softmax cross-entropy with integer labels (``torch.nn.CrossEntropyLoss``).
 
     L = -(1/N) sum_n log softmax(z_n)[y_n],  dL/dz = (softmax(z) - onehot(y)) / N.
-    Computed with log-sum-exp, so it stays finite for logits of any finite magnitude.
+    Computed with log-sum-exp, so it stays finite for logits of any finite magnitude: with
+    u = z - max_c z (each row shifted), e = exp(u) and s_n = sum_c e_nc, the per-example
+    loss is log s_n - u_{n, y_n} and softmax(z_n) = e_n / s_n (one ``exp`` for both).
 
     Shapes:
         logits: (N, C), y: (N,) integers in [0, C) -> loss: float, dlogits: (N, C).
@@ -136,20 +138,30 @@ def softmax_cross_entropy(logits: object, y: object) -> tuple[float, np.ndarray]
     n, c = z.shape
     if c == 0:
         raise ValueError(f"softmax_cross_entropy: logits need at least one class, got {z.shape}")
-    labels = as_labels(y, c, n, name="softmax_cross_entropy: y")
+    y = as_labels(y, c, n, name="softmax_cross_entropy: y")
     rows = np.arange(n)
     with np.errstate(over="ignore", invalid="ignore"):
-        loss = float(-np.mean(log_softmax(z, axis=1)[rows, labels]))
-        grad = softmax(z, axis=1)
-        grad[rows, labels] -= 1.0
-        grad /= n
-    return loss, grad
+        u = z - z.max(axis=1, keepdims=True)
+        e = np.exp(u)
+        s = e.sum(axis=1)
+        loss = float(np.log(s).sum() - u[rows, y].sum()) / n
+        dz = e  # softmax(z) / N - onehot(y) / N, written into e
+        dz *= (1.0 / (n * s))[:, None]
+        dz[rows, y] -= 1.0 / n
+    return loss, dz
 
 
 def l1_penalty(W: object, lam: float) -> tuple[float, np.ndarray]:
-    """L1 weight penalty, which pushes weights to exactly zero (sparsity).
+    """L1 weight penalty: pushes every weight towards 0 with the same force ``lam``.
 
     P = lam * sum|W|,  dP/dW = lam * sign(W) (0 at W = 0, a subgradient).
+
+    At a minimum of ``loss + P`` a weight is exactly 0 whenever the loss's own slope there
+    is at most ``lam`` in size, so the minimiser is sparse. Plain (sub)gradient descent with
+    this gradient does not reach those zeros: a step ``lr * lam * sign(W)`` jumps over 0, so
+    such weights oscillate around 0 (within about ``lr * lam``) instead of landing on it.
+    Exact zeros come from the proximal step, soft-thresholding after the loss's step:
+    ``W <- sign(W) * max(|W| - lr * lam, 0)``.
 
     Shapes:
         W: any shape -> penalty: float, dW: W's shape.
