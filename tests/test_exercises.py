@@ -34,20 +34,21 @@ import exercises as ex  # noqa: E402
 NAMES = [p.stem for p in ex.sources()]
 
 
-STALE: list[str] = []  # committed student notebooks that differ from their source
-
-
 @pytest.fixture(scope="module", autouse=True)
-def built() -> Iterator[None]:
-    """Build the autograder zips and solution notebooks once (they are git-ignored), and
-    compare the committed student notebooks with the same `otter assign` runs."""
-    STALE[:] = ex.build_dist_only()
-    # planted infinite loops stop after 3 s per call instead of 10 (checks: 18 s, "Going
-    # further" cells: 6 s): the same limits and messages, at a third of the test time; the
-    # notebooks' kernels (otter run, nbclient) inherit the variable
+def short_time_limits() -> Iterator[None]:
+    """Planted infinite loops stop after 3 s per call instead of 10 (checks: 18 s, "Going
+    further" cells: 6 s): the same limits and messages, at a third of the test time; the
+    notebooks' kernels (otter run, nbclient) inherit the variable."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("BACKPROP_GRADING_TIME_SCALE", "0.3")
         yield
+
+
+@pytest.fixture(scope="module")
+def built_for_grading_loop() -> None:
+    """The autograder zips and solutions of the two exercises the grading-loop tests use."""
+    for name in NAMES[:2]:
+        ex.build_dist_only(name)
 
 
 CELL_TIMEOUT = 6.0  # s: short, so a planted infinite loop costs little test time
@@ -153,92 +154,110 @@ def plant(solution: nbformat.NotebookNode, bug: dict) -> None:
         hits[0].source = hits[0].source.replace(old, new)
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_student_notebook_is_up_to_date(name: str) -> None:
-    problems = [p for p in STALE if p.startswith(name)]
-    assert not problems, f"{problems}: run `make exercises` and commit"
+class ExerciseChecks:
+    """The checks every exercise must pass. One subclass per exercise (below), so that
+    pytest-xdist's ``--dist loadscope`` spreads the exercises over the workers."""
 
+    name: str
+    stale: list[str]  # how the committed student notebook differs from its source
 
-@pytest.mark.parametrize("name", NAMES)
-def test_student_notebook_has_no_solutions(name: str) -> None:
-    nb = nbformat.read(ex.STUDENT / f"{name}.ipynb", as_version=4)
-    text = "\n".join(c.source for c in nb.cells)
-    assert "SOLUTION" not in text
-    answers = [c for c in nb.cells if "otter_answer_cell" in c.metadata.get("tags", [])]
-    assert answers and all("..." in c.source for c in answers)
-    public_tests = json.dumps(nb.metadata.get("otter", {}).get("tests", {}))
-    assert "hidden=True" not in public_tests, "hidden tests leaked into the student notebook"
-    assert "hidden=False" in public_tests, "the student notebook has no public tests"
+    @pytest.fixture(scope="class", autouse=True)
+    def built(self, request: pytest.FixtureRequest) -> None:
+        """Build this exercise's autograder zip and solution once (they are git-ignored),
+        and compare its committed student notebook with the same `otter assign` run."""
+        request.cls.stale = ex.build_dist_only(request.cls.name)
 
+    def test_student_notebook_is_up_to_date(self) -> None:
+        problems = self.stale
+        assert not problems, f"{problems}: run `make exercises` and commit"
 
-@pytest.mark.parametrize("name", NAMES)
-def test_solution_scores_full_marks(name: str, tmp_path: Path) -> None:
-    solution = nbformat.read(ex.DIST / "solutions" / f"{name}.ipynb", as_version=4)
-    results = run_otter(solution, name, tmp_path)
-    assert set(results) == set(load_bugs(name)), "every question needs planted bugs"
-    for question, r in results.items():
-        assert r["score"] == r["max_score"] > 0, f"{question}: {r.get('output', '')}"
+    def test_student_notebook_has_no_solutions(self) -> None:
+        name = self.name
+        nb = nbformat.read(ex.STUDENT / f"{name}.ipynb", as_version=4)
+        text = "\n".join(c.source for c in nb.cells)
+        assert "SOLUTION" not in text
+        answers = [c for c in nb.cells if "otter_answer_cell" in c.metadata.get("tags", [])]
+        assert answers and all("..." in c.source for c in answers)
+        public_tests = json.dumps(nb.metadata.get("otter", {}).get("tests", {}))
+        assert "hidden=True" not in public_tests, "hidden tests leaked into the student notebook"
+        assert "hidden=False" in public_tests, "the student notebook has no public tests"
 
+    def test_solution_scores_full_marks(self, tmp_path: Path) -> None:
+        name = self.name
+        solution = nbformat.read(ex.DIST / "solutions" / f"{name}.ipynb", as_version=4)
+        results = run_otter(solution, name, tmp_path)
+        assert set(results) == set(load_bugs(name)), "every question needs planted bugs"
+        for question, r in results.items():
+            assert r["score"] == r["max_score"] > 0, f"{question}: {r.get('output', '')}"
 
-@pytest.mark.parametrize("name", NAMES)
-def test_planted_bugs_lose_marks_with_the_right_message(name: str, tmp_path: Path) -> None:
-    bugs = load_bugs(name)
-    assert all(len(v) >= 2 for v in bugs.values()), "at least two planted bugs per question"
-    params, values = question_parameters(name), solution_values(name)
-    secrets = {
-        q: {p: values[p] for p in ps if p in values and not callable(values[p])}
-        for q, ps in params.items()
-    }
-    for round_ in range(max(len(v) for v in bugs.values())):
-        buggy = nbformat.read(ex.DIST / "solutions" / f"{name}.ipynb", as_version=4)
-        planted = {q: v[round_] for q, v in bugs.items() if round_ < len(v)}
-        for bug in planted.values():
-            plant(buggy, bug)
-        results = run_otter(buggy, name, tmp_path)
-        for question, bug in planted.items():
-            r = results[question]
-            assert r["score"] < r["max_score"], f"{question}: bug {bug['name']!r} got full marks"
-            shown = feedback_messages(r["output"])
-            assert any(bug["message"] in m for m in shown), (
-                f"{question}: bug {bug['name']!r} gave feedback without {bug['message']!r}:\n"
-                + r["output"]
-            )
-            # no other planted bug's diagnosis: the message names this mistake only
-            others = {b["message"] for b in bugs[question]} - {bug["message"]}
-            others -= set(bug.get("also_told", []))  # mistakes this bug really makes too
-            wrong = [o for o in others if any(o in m for m in shown)]
-            assert not wrong, f"{question}: bug {bug['name']!r} was also told {wrong}"
-            new_text = bug["new"] + "".join(n for _, n in bug.get("also", []))
-            assert_answer_not_shown(r["output"], secrets[question], new_text)
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_blank_notebook_runs_to_the_end_and_scores_zero(name: str, tmp_path: Path) -> None:
-    work = tmp_path / "blank"
-    work.mkdir()
-    shutil.copy(ex.STUDENT / f"{name}.ipynb", work / f"{name}.ipynb")
-    nb = nbformat.read(work / f"{name}.ipynb", as_version=4)
-    # Executes like a learner pressing "Run all": any exception fails the test.
-    NotebookClient(
-        nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(work)}}
-    ).execute()
-    checks = [
-        "".join(o.get("text", "")) + json.dumps(o.get("data", {}))
-        for c in nb.cells
-        if c.cell_type == "code" and "grader.check(" in c.source
-        for o in c.outputs
-    ]
-    assert checks and all("Traceback" not in text for text in checks)
-    results = run_otter(nbformat.read(ex.STUDENT / f"{name}.ipynb", as_version=4), name, tmp_path)
-    assert results and all(r["score"] == 0 for r in results.values()), results
-    params, values = question_parameters(name), solution_values(name)
-    for question, r in results.items():
+    def test_planted_bugs_lose_marks_with_the_right_message(self, tmp_path: Path) -> None:
+        name = self.name
+        bugs = load_bugs(name)
+        assert all(len(v) >= 2 for v in bugs.values()), "at least two planted bugs per question"
+        params, values = question_parameters(name), solution_values(name)
         secrets = {
-            p: values[p] for p in params[question] if p in values and not callable(values[p])
+            q: {p: values[p] for p in ps if p in values and not callable(values[p])}
+            for q, ps in params.items()
         }
-        assert_answer_not_shown(r["output"] + "".join(checks), secrets, "")
+        for round_ in range(max(len(v) for v in bugs.values())):
+            buggy = nbformat.read(ex.DIST / "solutions" / f"{name}.ipynb", as_version=4)
+            planted = {q: v[round_] for q, v in bugs.items() if round_ < len(v)}
+            for bug in planted.values():
+                plant(buggy, bug)
+            results = run_otter(buggy, name, tmp_path)
+            for question, bug in planted.items():
+                r = results[question]
+                assert r["score"] < r["max_score"], (
+                    f"{question}: bug {bug['name']!r} got full marks"
+                )
+                shown = feedback_messages(r["output"])
+                assert any(bug["message"] in m for m in shown), (
+                    f"{question}: bug {bug['name']!r} gave feedback without {bug['message']!r}:\n"
+                    + r["output"]
+                )
+                # no other planted bug's diagnosis: the message names this mistake only
+                others = {b["message"] for b in bugs[question]} - {bug["message"]}
+                others -= set(bug.get("also_told", []))  # mistakes this bug really makes too
+                wrong = [o for o in others if any(o in m for m in shown)]
+                assert not wrong, f"{question}: bug {bug['name']!r} was also told {wrong}"
+                new_text = bug["new"] + "".join(n for _, n in bug.get("also", []))
+                assert_answer_not_shown(r["output"], secrets[question], new_text)
+
+    def test_blank_notebook_runs_to_the_end_and_scores_zero(self, tmp_path: Path) -> None:
+        name = self.name
+        work = tmp_path / "blank"
+        work.mkdir()
+        shutil.copy(ex.STUDENT / f"{name}.ipynb", work / f"{name}.ipynb")
+        nb = nbformat.read(work / f"{name}.ipynb", as_version=4)
+        # Executes like a learner pressing "Run all": any exception fails the test.
+        NotebookClient(
+            nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(work)}}
+        ).execute()
+        checks = [
+            "".join(o.get("text", "")) + json.dumps(o.get("data", {}))
+            for c in nb.cells
+            if c.cell_type == "code" and "grader.check(" in c.source
+            for o in c.outputs
+        ]
+        assert checks and all("Traceback" not in text for text in checks)
+        results = run_otter(
+            nbformat.read(ex.STUDENT / f"{name}.ipynb", as_version=4), name, tmp_path
+        )
+        assert results and all(r["score"] == 0 for r in results.values()), results
+        params, values = question_parameters(name), solution_values(name)
+        for question, r in results.items():
+            secrets = {
+                p: values[p] for p in params[question] if p in values and not callable(values[p])
+            }
+            assert_answer_not_shown(r["output"] + "".join(checks), secrets, "")
 
 
+for _name in NAMES:
+    _class_name = f"TestExercise_{_name}"  # `-k 05_vanishing` selects one exercise
+    globals()[_class_name] = type(_class_name, (ExerciseChecks,), {"name": _name})
+
+
+@pytest.mark.usefixtures("built_for_grading_loop")
 def test_grading_a_class_survives_any_one_notebook(tmp_path: Path) -> None:
     """The instructors' loop on a class with every kind of trouble: one row and note each."""
     first, second = NAMES[0], NAMES[1]

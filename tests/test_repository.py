@@ -197,14 +197,56 @@ def test_layer_subscript_detector() -> None:
         assert not LAYER_SUBSCRIPT.search(s), s
 
 
+def _notation_texts() -> list[tuple[str, str]]:
+    """The pages' markdown plus the exercise sources' (learners read both)."""
+    texts = _page_markdown()
+    for path in sorted((ROOT / "exercises" / "source").glob("*.ipynb")):
+        nb = json.loads(path.read_text(encoding="utf-8"))
+        cells = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown"]
+        texts.append((str(path.relative_to(ROOT)), "\n\n".join(cells)))
+    return texts
+
+
 def test_layer_indices_are_superscripts() -> None:
     """The notation appendix writes layer l as a superscript [l], never a subscript."""
     bad = {
         name: sorted(set(LAYER_SUBSCRIPT.findall(text)))
-        for name, text in _page_markdown()
+        for name, text in _notation_texts()
         if LAYER_SUBSCRIPT.search(text)
     }
     assert not bad, f"subscript layer indices (write W^{{[l]}}, a^{{[l-1]}}): {bad}"
+
+
+PLAIN_L_LOSS = re.compile(
+    r"\\partial\s*L(?![A-Za-z_])|(?<![A-Za-z\\])L\s*=\s*-?\s*\\frac\{?1\}?\{?N"
+)
+
+
+def test_plain_l_loss_detector() -> None:
+    for s in (
+        r"\partial L/\partial a",
+        r"\frac{\partial L}{\partial z}",
+        r"L = \frac{1}{N}\sum",
+        r"L = -\frac1N \sum",
+    ):
+        assert PLAIN_L_LOSS.search(s), s
+    for s in (
+        r"\partial \mathcal{L}/\partial a",
+        r"\mathcal{L} = \frac{1}{N}",
+        r"2/L",
+        r"\partial L_\text{x}",
+    ):
+        assert not PLAIN_L_LOSS.search(s), s
+
+
+def test_the_loss_is_calligraphic() -> None:
+    """The loss is \\mathcal{L}; plain L is only the smoothness constant of chapter 1."""
+    bad = {
+        name: sorted(set(PLAIN_L_LOSS.findall(text)))
+        for name, text in _notation_texts()
+        if PLAIN_L_LOSS.search(text)
+    }
+    assert not bad, f"plain L used as the loss (write \\mathcal{{L}}): {bad}"
 
 
 def _code_cells(path: Path) -> list[tuple[int, set[str], str]]:

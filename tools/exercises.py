@@ -142,7 +142,15 @@ def wrap_autograder_zip(src: Path, dst: Path) -> None:
             if item.filename.startswith("tests/") and item.filename.endswith(".py"):
                 data = wrap_tests(data.decode("utf-8")).encode("utf-8")
             zout.writestr(item, data)
-    dst.write_bytes(buffer.getvalue())
+    _write_atomically(dst, buffer.getvalue())
+
+
+def _write_atomically(dst: Path, data: bytes) -> None:
+    """Write ``dst`` through a temporary file and a rename, so that a reader (another test
+    process building the same exercise) never sees a half-written file."""
+    tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, dst)
 
 
 def normalised(path: Path) -> dict:
@@ -178,7 +186,8 @@ def build(
             out = assign(master, Path(tmp) / "dist")
             (zip_path,) = (out / "autograder").glob("*.zip")
             wrap_autograder_zip(zip_path, DIST / f"{master.stem}-autograder.zip")
-            shutil.copy(out / "autograder" / master.name, DIST / "solutions" / master.name)
+            solution = (out / "autograder" / master.name).read_bytes()
+            _write_atomically(DIST / "solutions" / master.name, solution)
             if stale_problems is not None:
                 stale_problems.extend(_differences(out, master))
             if not student_notebooks:
@@ -192,14 +201,14 @@ def build(
     return written
 
 
-def build_dist_only() -> list[str]:
+def build_dist_only(only: str | None = None) -> list[str]:
     """Build the (git-ignored) autograder zips and solutions, leaving student notebooks alone.
 
     Returns what :func:`stale` would (from the same ``otter assign`` runs, so a test suite
-    that needs both pays for one run per exercise).
+    that needs both pays for one run per exercise). ``only`` builds one exercise.
     """
     problems: list[str] = []
-    build(student_notebooks=False, stale_problems=problems)
+    build(student_notebooks=False, only=only, stale_problems=problems)
     return problems
 
 
