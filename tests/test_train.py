@@ -431,3 +431,32 @@ def test_a_backward_that_fails_partway_leaves_no_partial_gradients() -> None:
             np.zeros(4, dtype=int), epochs=1, batch_size=4, rng=rng,
         )  # fmt: skip
     assert all(not p.grad.any() for p in model.parameters())
+
+
+def test_fit_does_not_ask_for_the_gradient_of_the_data() -> None:
+    """fit calls model.backward(dout, needs_input_grad=False): the first module is told
+    that dL/dX is not needed (a Linear then skips dout @ W.T); the other modules are not."""
+
+    class Spy(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.calls: list[bool] = []
+
+        def forward(self, x: np.ndarray) -> np.ndarray:
+            self._save(None)
+            return x
+
+        def backward(self, dout: np.ndarray, *, needs_input_grad: bool = True) -> np.ndarray:
+            self._saved()
+            self.calls.append(needs_input_grad)
+            return dout
+
+    rng = np.random.default_rng(0)
+    first, middle = Spy(), Spy()
+    model = nn.Sequential(first, nn.Linear(3, 4, rng=rng), middle, nn.Linear(4, 2, rng=rng))
+    train.fit(
+        model, CE, optim.SGD(model.parameters(), lr=0.1), rng.standard_normal((6, 3)),
+        rng.integers(0, 2, 6), epochs=1, batch_size=3, rng=rng,
+    )  # fmt: skip
+    assert first.calls == [False, False]
+    assert middle.calls == [True, True]
