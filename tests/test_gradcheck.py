@@ -30,6 +30,7 @@ be off by ~h/4 = 2.5e-6 relative, which is why ELU is kept away from 0 as well.)
 from __future__ import annotations
 
 import inspect
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -509,3 +510,35 @@ def test_check_module_is_reproducible_with_rng(rng: np.random.Generator) -> None
     a = check_module(m, x, rng=np.random.default_rng(1))
     b = check_module(m, x, rng=np.random.default_rng(1))
     assert a == b
+
+
+# ------------------------------------------------------------------ reviewer findings (issue 14)
+
+
+def test_check_module_on_dropout_in_train_mode_says_it_is_random() -> None:
+    """Not a kink: two forward passes differ. The error says so and names the fixes."""
+    rng = np.random.default_rng(0)
+    drop = nn.Dropout(0.5, rng=np.random.default_rng(1))
+    x = rng.uniform(0.5, 1.5, (6, 5))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no kink warning on the way
+        with pytest.raises(ValueError, match=r"different outputs.*random.*module\.eval\(\)"):
+            check_module(drop, x)
+    drop.eval()
+    assert check_module(drop, x)["input"] < 1e-9
+
+
+def test_check_module_kink_hint_is_not_raised_by_rounding_noise_of_a_large_output() -> None:
+    """A smooth (linear) module with outputs near 1e7 and one input column near 1e-9: the
+    finite difference of that column's weights is rounding noise (eps * |f| / h ~ 1e-3
+    against a true 1e-9), so the check fails, but the one-sided slopes differ only by that
+    noise, which is not a kink."""
+    rng = np.random.default_rng(0)
+    lin = nn.Linear(3, 2, rng=rng)
+    lin.weight.data *= 1e6
+    x = rng.uniform(0.5, 1.5, (4, 3)) * np.array([1.0, 1.0, 1e-9])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        errors = check_module(lin, x)
+    assert errors["weight"] > 0.1  # the noise really swamps the tiny entries
+    assert errors["input"] < 1e-6

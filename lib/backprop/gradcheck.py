@@ -112,9 +112,12 @@ def check_module(
     cancels it) reports an error near 1: build such layers with ``bias=False``.
 
     Errors: ``ValueError`` if a parameter is not float64 (finite differences in float32
-    are too coarse; the message names the parameter). A ``RuntimeWarning`` when an array
-    sits on a kink (the module is not differentiable within ``h`` of the point, e.g. ReLU
-    at 0), where finite differences cannot agree with any gradient.
+    are too coarse; the message names the parameter), and if two forward passes on the same
+    ``x`` differ (a random module, e.g. ``Dropout`` in train mode: call ``.eval()`` or check
+    a fixed mask). A ``RuntimeWarning`` when an array sits on a kink (the module is not
+    differentiable within ``h`` of the point, e.g. ReLU at 0), where finite differences
+    cannot agree with any gradient; slopes that differ only by the rounding error of ``f``
+    (about ``eps * |f| / h``, large for large outputs) are not called a kink.
 
     Returns ``{"input": err, "<param name>": err, ...}`` of ``rel_error`` values.
 
@@ -128,7 +131,7 @@ def check_module(
     saved_grads = [p.grad.copy() for _, p in named]
     saved_state = module.state_dict() if hasattr(module, "state_dict") else None
     try:
-        out = np.asarray(module(xa))
+        out = _deterministic_output(module, xa)
         proj = _projection(gen, out.shape)
 
         def loss(_: np.ndarray) -> float:
@@ -149,6 +152,27 @@ def check_module(
             p.grad[...] = g
         if saved_state is not None:
             module.load_state_dict(saved_state)
+
+
+def _deterministic_output(module: Any, x: np.ndarray) -> np.ndarray:
+    """``module(x)``, after checking that a second call gives the same output.
+
+    Finite differences compare f(x + h e_i) with f(x - h e_i): a module that draws new
+    random numbers on each call (Dropout in train mode) changes f between the two, and the
+    comparison measures the noise, not the gradient.
+    """
+    first = np.array(module(x), dtype=np.float64, copy=True)
+    out = np.asarray(module(x))
+    if first.shape != out.shape or not np.allclose(first, out, rtol=1e-12, atol=0.0):
+        raise ValueError(
+            f"check_module: two forward passes of {type(module).__name__} on the same x gave "
+            "different outputs: the module is random (e.g. Dropout in train mode draws a new "
+            "mask on every call), so finite differences would measure the randomness, not "
+            "the gradient. Call module.eval() before checking (Dropout is then the identity), "
+            "or check the training-mode maths with one fixed mask (functional.dropout_forward "
+            "returns it in its cache) and numerical_gradient."
+        )
+    return out
 
 
 def _projection(gen: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
@@ -192,8 +216,11 @@ def _warn_on_kink(
     f0 = loss(arr) if suspects else 0.0
     for flat in suspects:
         idx = tuple(int(i) for i in np.unravel_index(flat, arr.shape))
-        left, right = _one_sided_slopes(loss, arr, idx, f0, h)
-        if abs(right - left) > 1e-4 * (abs(right) + abs(left)) + 1e-6:
+        left, right, f_max = _one_sided_slopes(loss, arr, idx, f0, h)
+        # Each one-sided slope carries a rounding error of about eps * |f| / h: a jump
+        # smaller than a hundred times that is noise (large outputs), not a kink.
+        noise = 100.0 * np.finfo(np.float64).eps * f_max / h
+        if abs(right - left) > 1e-4 * (abs(right) + abs(left)) + 1e-6 + noise:
             where = "x" if name == "input" else f"parameter {name!r}"
             warnings.warn(
                 f"check_module: {where} sits on a kink: at entry {idx} (value "
@@ -215,7 +242,9 @@ def _one_sided_slopes(
     idx: tuple[int, ...],
     f0: float,
     h: float,
-) -> tuple[float, float]:
+) -> tuple[float, float, float]:
+    """Left and right slopes ``(f(a) - f(a - h)) / h``, ``(f(a + h) - f(a)) / h`` and the
+    largest ``|f|`` of the three values (which sets their rounding error)."""
     old = arr[idx]
     try:
         arr[idx] = old + h
@@ -224,4 +253,5 @@ def _one_sided_slopes(
         f_minus = loss(arr)
     finally:
         arr[idx] = old
-    return (f0 - f_minus) / h, (f_plus - f0) / h
+    f_max = max(abs(f0), abs(f_plus), abs(f_minus))
+    return (f0 - f_minus) / h, (f_plus - f0) / h, f_max
