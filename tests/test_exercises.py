@@ -162,10 +162,11 @@ class ExerciseChecks:
     stale: list[str]  # how the committed student notebook differs from its source
 
     @pytest.fixture(scope="class", autouse=True)
-    def built(self, request: pytest.FixtureRequest) -> None:
+    @classmethod
+    def built(cls) -> None:
         """Build this exercise's autograder zip and solution once (they are git-ignored),
         and compare its committed student notebook with the same `otter assign` run."""
-        request.cls.stale = ex.build_dist_only(request.cls.name)
+        cls.stale = ex.build_dist_only(cls.name)
 
     def test_student_notebook_is_up_to_date(self) -> None:
         problems = self.stale
