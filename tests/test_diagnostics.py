@@ -90,3 +90,20 @@ def test_rows_and_table() -> None:
     lines = table.splitlines()
     assert len(lines) == 4 and lines[0].startswith("layer")
     assert "1: Tanh" in lines[2] and " - " in lines[2] + " "
+
+
+def test_layer_stats_of_a_module_used_twice_equal_those_of_two_copies() -> None:
+    """``act`` at two positions (issue 14's reuse case) used to raise in layer_stats, whose
+    layer-by-layer calls were separate passes; now its statistics equal those of a model
+    with two separate Tanh modules and the same weights."""
+    rng = np.random.default_rng(0)
+    act = nn.Tanh()
+    l0, l2, l4 = nn.Linear(4, 5, rng=rng), nn.Linear(5, 5, rng=rng), nn.Linear(5, 3, rng=rng)
+    shared = nn.Sequential(l0, act, l2, act, l4)
+    separate = nn.Sequential(l0, nn.Tanh(), l2, nn.Tanh(), l4)
+    x, y = rng.normal(size=(6, 4)), rng.integers(0, 3, 6)
+    a = diagnostics.layer_stats(shared, x, y, losses.softmax_cross_entropy)
+    b = diagnostics.layer_stats(separate, x, y, losses.softmax_cross_entropy)
+    assert [s.grad_norm for s in a] == pytest.approx([s.grad_norm for s in b], rel=1e-14)
+    assert a[0].weight_grad_norm == pytest.approx(b[0].weight_grad_norm, rel=1e-14)
+    assert all(s.grad_norm > 0 for s in a)

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from ._checks import as_float_array, check_nonempty_batch
+from .nn import Module
 
 __all__ = ["LayerStats", "as_rows", "format_table", "layer_stats"]
 
@@ -108,15 +109,39 @@ def layer_stats(
 
     ``a_0 = X``, ``a_l = layer_l(a_{l-1})``, ``L, g_L = loss_fn(a_L, y)``, then
     ``g_{l-1} = layer_l.backward(g_l)``; for each layer the stats of ``a_l``, ``g_l`` and
-    ``dL/dW_l``. Runs in the model's current train/eval mode; parameters, gradients and
-    buffers (e.g. BatchNorm running statistics) are restored afterwards (in train mode,
-    Dropout layers still draw one mask from their own ``rng``).
+    ``dL/dW_l``. The layers run in one forward pass, so a module used at two positions
+    (``act`` twice) is differentiated at each. Runs in the model's current train/eval mode;
+    parameters, gradients and buffers (e.g. BatchNorm running statistics) are restored
+    afterwards (in train mode, Dropout layers still draw one mask from their own ``rng``).
 
     Shapes:
         X: (N, D_in), y: (N,) labels or targets accepted by ``loss_fn``.
         returns: one :class:`LayerStats` per layer, in forward order.
     """
     layers = _layers(model)
+    X, y = _check_batch(X, y, loss_fn)
+    params = list(model.parameters())
+    saved_grads = [p.grad.copy() for p in params]
+    saved_state = copy.deepcopy(model.state_dict())
+    try:
+        for p in params:
+            p.grad[...] = 0.0
+        recorder = _Recorder(layers)
+        _, dout = loss_fn(recorder(X), y)
+        recorder.backward(dout)
+        return [
+            _layer_stat(i, layer, out, gout)
+            for i, (layer, out, gout) in enumerate(
+                zip(layers, recorder.outputs, recorder.output_grads, strict=True)
+            )
+        ]
+    finally:
+        for p, g0 in zip(params, saved_grads, strict=True):
+            p.grad[...] = g0
+        model.load_state_dict(saved_state)
+
+
+def _check_batch(X: object, y: object, loss_fn: object) -> tuple[np.ndarray, np.ndarray]:
     X = as_float_array(X, "X")
     if X.ndim == 0:
         raise ValueError("X must have a first (sample) axis, got a scalar")
@@ -128,46 +153,52 @@ def layer_stats(
         )
     if not callable(loss_fn):
         raise ValueError(f"loss_fn must be callable, got {type(loss_fn).__name__}")
+    return X, y
 
-    params = list(model.parameters())
-    saved_grads = [p.grad.copy() for p in params]
-    saved_state = copy.deepcopy(model.state_dict())
-    try:
-        for p in params:
-            p.grad[...] = 0.0
-        acts = []
-        a = X
-        for layer in layers:
-            a = layer(a)
-            acts.append(a)
-        _, g = loss_fn(a, y)
-        grads_out: list[np.ndarray] = [np.empty(0)] * len(layers)
-        for i in range(len(layers) - 1, -1, -1):
-            grads_out[i] = g
-            g = layers[i].backward(g)
-        stats = []
-        for i, (layer, act, gout) in enumerate(zip(layers, acts, grads_out, strict=True)):
-            weights = _weights(layer)
-            stats.append(
-                LayerStats(
-                    index=i,
-                    name=f"{i}: {type(layer).__name__}",
-                    kind=type(layer).__name__,
-                    out_shape=tuple(act.shape),
-                    act_mean=float(np.mean(act)),
-                    act_std=float(np.std(act)),
-                    frac_zero=float(np.mean(act == 0)),
-                    grad_std=float(np.std(gout)),
-                    grad_norm=_norm([gout]),
-                    weight_grad_norm=_norm([w.grad for w in weights]) if weights else None,
-                    weight_norm=_norm([w.data for w in weights]) if weights else None,
-                )
-            )
-    finally:
-        for p, g0 in zip(params, saved_grads, strict=True):
-            p.grad[...] = g0
-        model.load_state_dict(saved_state)
-    return stats
+
+class _Recorder(Module):
+    """The layers of a ``Sequential`` run as one module, keeping every layer's output
+    ``a_l`` and, in backward, the gradient ``g_l = dL/da_l`` arriving at it."""
+
+    def __init__(self, layers: list[Any]) -> None:
+        super().__init__()
+        self.layers = layers  # a list, not registered as children
+        self.outputs: list[np.ndarray] = []
+        self.output_grads: list[np.ndarray] = []
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self.outputs = []
+        for layer in self.layers:
+            x = layer(x)
+            self.outputs.append(x)
+        self._save(None)
+        return x
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        self._saved()
+        grads = []
+        for layer in reversed(self.layers):
+            grads.append(dout)
+            dout = layer.backward(dout)
+        self.output_grads = grads[::-1]
+        return dout
+
+
+def _layer_stat(i: int, layer: Any, out: np.ndarray, gout: np.ndarray) -> LayerStats:
+    weights = _weights(layer)
+    return LayerStats(
+        index=i,
+        name=f"{i}: {type(layer).__name__}",
+        kind=type(layer).__name__,
+        out_shape=tuple(out.shape),
+        act_mean=float(np.mean(out)),
+        act_std=float(np.std(out)),
+        frac_zero=float(np.mean(out == 0)),
+        grad_std=float(np.std(gout)),
+        grad_norm=_norm([gout]),
+        weight_grad_norm=_norm([w.grad for w in weights]) if weights else None,
+        weight_norm=_norm([w.data for w in weights]) if weights else None,
+    )
 
 
 def as_rows(stats: Sequence[LayerStats], digits: int = 4) -> list[dict[str, Any]]:
@@ -206,17 +237,7 @@ def format_table(stats: Sequence[LayerStats], digits: int = 3) -> str:
     """
     rows = as_rows(stats, digits)
     cells = [[title for _, title in _COLUMNS]]
-    for r in rows:
-        cells.append(
-            [
-                "-"
-                if r[key] is None
-                else f"{r[key]:.{digits}g}"
-                if isinstance(r[key], float)
-                else str(r[key])
-                for key, _ in _COLUMNS
-            ]
-        )
+    cells += [[_cell(r[key], digits) for key, _ in _COLUMNS] for r in rows]
     widths = [max(len(row[j]) for row in cells) for j in range(len(_COLUMNS))]
     lines = [
         "  ".join(
@@ -226,3 +247,11 @@ def format_table(stats: Sequence[LayerStats], digits: int = 3) -> str:
         for row in cells
     ]
     return "\n".join(lines)
+
+
+def _cell(value: object, digits: int) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}g}"
+    return str(value)
