@@ -321,10 +321,7 @@ def plot_losses(
 
 
 def _history_field(history: object, name: str) -> np.ndarray:
-    if isinstance(history, Mapping):
-        values = history.get(name)
-    else:
-        values = getattr(history, name, None)
+    values = _history_attr(history, name, None)
     if values is None:
         return np.empty(0)
     arr = np.asarray(
@@ -351,8 +348,9 @@ def plot_learning_curves(
     and ``val_<metric>``. A run without validation data (empty or ``None`` ``val_*``)
     draws the training curve only. If ``history.best_epoch`` is set, a dotted vertical
     line marks it, labelled "best epoch (weights restored)" when ``fit`` restored that
-    epoch's weights and "lowest validation loss" otherwise. ``history`` may also be a dict with the same keys. ``label``
-    prefixes the legend entries so several runs can share one Axes.
+    epoch's weights and "lowest validation loss" otherwise. ``history`` may also be a
+    dict with the same keys. ``label`` prefixes the legend entries so several runs can
+    share one Axes.
 
     Shapes:
         history.train_<metric>, history.val_<metric>: (epochs,)
@@ -367,25 +365,15 @@ def plot_learning_curves(
             "did training run for at least one epoch (and with accuracy=True for accuracy)?"
         )
     ax = _new_axes(ax)
-    c = color
     prefix = f"{label} " if label else ""
     if train.size:
-        (line,) = ax.plot(np.arange(1, train.size + 1), train, "-", color=c, label=f"{prefix}train")
-        c = line.get_color()
-    if val.size:
-        ax.plot(np.arange(1, val.size + 1), val, "--", color=c, label=f"{prefix}validation")
-    best = history.get("best_epoch") if isinstance(history, Mapping) else None
-    if not isinstance(history, Mapping):
-        best = getattr(history, "best_epoch", None)
-    if best is not None and best >= 0 and val.size:
-        # best_epoch is 0-based (an index into the per-epoch lists); epochs are plotted from 1.
-        restored = (
-            history.get("restored_best", False)
-            if isinstance(history, Mapping)
-            else getattr(history, "restored_best", False)
+        (line,) = ax.plot(
+            np.arange(1, train.size + 1), train, "-", color=color, label=f"{prefix}train"
         )
-        what = "best epoch (weights restored)" if restored else "lowest validation loss"
-        ax.axvline(best + 1, color="0.4", linestyle=":", linewidth=1.2, label=what)
+        color = line.get_color()
+    if val.size:
+        ax.plot(np.arange(1, val.size + 1), val, "--", color=color, label=f"{prefix}validation")
+        _mark_best_epoch(ax, history)
     if log:
         ax.set_yscale("log")
     ax.set_xlabel("epoch")
@@ -393,6 +381,23 @@ def plot_learning_curves(
     ax.set_title(title if title is not None else f"Learning curves ({metric})")
     ax.legend(loc="best")
     return ax
+
+
+def _history_attr(history: object, name: str, default: Any) -> Any:
+    """``history.name`` for a ``train.History``, ``history[name]`` for a dict."""
+    if isinstance(history, Mapping):
+        return history.get(name, default)
+    return getattr(history, name, default)
+
+
+def _mark_best_epoch(ax: Axes, history: object) -> None:
+    """A dotted line at ``best_epoch`` (0-based in ``History``; epochs are plotted from 1)."""
+    best = _history_attr(history, "best_epoch", None)
+    if best is None or best < 0:
+        return
+    restored = _history_attr(history, "restored_best", False)
+    what = "best epoch (weights restored)" if restored else "lowest validation loss"
+    ax.axvline(best + 1, color="0.4", linestyle=":", linewidth=1.2, label=what)
 
 
 def _class_predictions(out: np.ndarray, m: int, threshold: float) -> np.ndarray:
