@@ -15,10 +15,14 @@ __all__ = [
     "as_float_array",
     "as_labels",
     "check_finite",
+    "check_int",
     "check_nonempty_batch",
+    "check_nonneg",
+    "check_real",
     "check_rng",
     "check_same_shape",
     "check_unchanged",
+    "check_unit_interval",
     "fingerprint",
 ]
 
@@ -153,3 +157,41 @@ def check_unchanged(a: np.ndarray, saved: float, what: str) -> None:
         "with the new values and be wrong. Call backward before changing it (zero_grad, "
         "forward, backward, then step), or run the forward pass again."
     )
+
+
+# -- scalar hyper-parameters (optim, train; data may use check_int too) -------------------
+
+
+def check_int(value: object, name: str, minimum: int = 1) -> int:
+    """Return ``value`` as an ``int`` if it is an integer >= ``minimum`` (bool is not)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value}")
+    return int(value)
+
+
+def check_real(value: object, name: str) -> float:
+    """Return ``value`` as a ``float`` if it is a finite real number (bool is not)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ValueError(f"{name} must be a real number, got {type(value).__name__}")
+    value = float(value)
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+    return value
+
+
+def check_nonneg(value: object, name: str) -> float:
+    """:func:`check_real` and ``value >= 0`` (learning rates, eps, weight decay)."""
+    v = check_real(value, name)
+    if v < 0:
+        raise ValueError(f"{name} must be >= 0, got {v}")
+    return v
+
+
+def check_unit_interval(value: object, name: str) -> float:
+    """:func:`check_real` and ``0 <= value < 1`` (Adam's betas, RMSprop's alpha)."""
+    v = check_real(value, name)
+    if not 0.0 <= v < 1.0:
+        raise ValueError(f"{name} must lie in [0, 1), got {v}")
+    return v

@@ -35,7 +35,14 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from ._checks import as_float_array, check_same_shape
+from ._checks import (
+    as_float_array,
+    check_int,
+    check_nonneg,
+    check_real,
+    check_same_shape,
+    check_unit_interval,
+)
 
 __all__ = [
     "SGD",
@@ -73,43 +80,20 @@ class ParameterLike(Protocol):
 # ---------------------------------------------------------------------------------------
 
 
-def _check_real(value: object, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ValueError(f"{name} must be a real number, got {type(value).__name__}")
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value}")
-    return value
-
-
-def _check_nonneg(value: object, name: str) -> float:
-    v = _check_real(value, name)
-    if v < 0:
-        raise ValueError(f"{name} must be >= 0, got {v}")
-    return v
-
-
-def _check_unit_interval(value: object, name: str) -> float:
-    v = _check_real(value, name)
-    if not 0.0 <= v < 1.0:
-        raise ValueError(f"{name} must lie in [0, 1), got {v}")
-    return v
-
-
 def _check_betas(betas: object) -> tuple[float, float]:
     if not isinstance(betas, (tuple, list)) or len(betas) != 2:
         raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
     return (
-        _check_unit_interval(betas[0], "betas[0] (beta1)"),
-        _check_unit_interval(betas[1], "betas[1] (beta2)"),
+        check_unit_interval(betas[0], "betas[0] (beta1)"),
+        check_unit_interval(betas[1], "betas[1] (beta2)"),
     )
 
 
 def _check_sgd(lr: float, momentum: float, dampening: float, nesterov: bool, wd: float) -> None:
-    _check_nonneg(lr, "lr")
-    _check_nonneg(momentum, "momentum")
-    _check_nonneg(dampening, "dampening")
-    _check_nonneg(wd, "weight_decay")
+    check_nonneg(lr, "lr")
+    check_nonneg(momentum, "momentum")
+    check_nonneg(dampening, "dampening")
+    check_nonneg(wd, "weight_decay")
     if nesterov and (momentum <= 0 or dampening != 0):
         raise ValueError(
             f"nesterov=True needs momentum > 0 and dampening = 0, "
@@ -118,14 +102,14 @@ def _check_sgd(lr: float, momentum: float, dampening: float, nesterov: bool, wd:
 
 
 def _check_adam(lr: float, betas: object, eps: float, weight_decay: float) -> dict[str, float]:
-    lr = _check_nonneg(lr, "lr")
+    lr = check_nonneg(lr, "lr")
     beta1, beta2 = _check_betas(betas)
     return {
         "lr": lr,
         "beta1": beta1,
         "beta2": beta2,
-        "eps": _check_nonneg(eps, "eps"),
-        "weight_decay": _check_nonneg(weight_decay, "weight_decay"),
+        "eps": check_nonneg(eps, "eps"),
+        "weight_decay": check_nonneg(weight_decay, "weight_decay"),
     }
 
 
@@ -212,9 +196,9 @@ def adagrad_update(
     """
     w, dw = _check_arrays(w, dw)
     state = _check_state(state)
-    _check_nonneg(lr, "lr")
-    _check_nonneg(eps, "eps")
-    _check_nonneg(weight_decay, "weight_decay")
+    check_nonneg(lr, "lr")
+    check_nonneg(eps, "eps")
+    check_nonneg(weight_decay, "weight_decay")
     g = dw + weight_decay * w if weight_decay != 0 else dw
     total = state.get("sum")
     total = g * g if total is None else total + g * g
@@ -249,11 +233,11 @@ def rmsprop_update(
     """
     w, dw = _check_arrays(w, dw)
     state = _check_state(state)
-    _check_nonneg(lr, "lr")
-    _check_unit_interval(alpha, "alpha")
-    _check_nonneg(eps, "eps")
-    _check_nonneg(momentum, "momentum")
-    _check_nonneg(weight_decay, "weight_decay")
+    check_nonneg(lr, "lr")
+    check_unit_interval(alpha, "alpha")
+    check_nonneg(eps, "eps")
+    check_nonneg(momentum, "momentum")
+    check_nonneg(weight_decay, "weight_decay")
     g = dw + weight_decay * w if weight_decay != 0 else dw
     v = state.get("square_avg")
     v = (1 - alpha) * (g * g) if v is None else alpha * v + (1 - alpha) * (g * g)
@@ -433,7 +417,7 @@ class Optimizer:
 
     def step(self) -> None:
         """Apply one update to every parameter: ``p.data <- update(p.data, p.grad, state)``."""
-        _check_nonneg(self.lr, "lr")
+        check_nonneg(self.lr, "lr")
         for i, p in enumerate(self.params):
             w_new, self.state[i] = self.update(p.data, p.grad, self.state[i])
             p.data[...] = w_new
@@ -502,9 +486,9 @@ class Adagrad(Optimizer):
         eps: float = 1e-10,
         weight_decay: float = 0.0,
     ) -> None:
-        _check_nonneg(lr, "lr")
-        _check_nonneg(eps, "eps")
-        _check_nonneg(weight_decay, "weight_decay")
+        check_nonneg(lr, "lr")
+        check_nonneg(eps, "eps")
+        check_nonneg(weight_decay, "weight_decay")
         super().__init__(params)
         self.lr, self.eps, self.weight_decay = float(lr), float(eps), float(weight_decay)
 
@@ -534,11 +518,11 @@ class RMSprop(Optimizer):
         momentum: float = 0.0,
         weight_decay: float = 0.0,
     ) -> None:
-        _check_nonneg(lr, "lr")
-        _check_unit_interval(alpha, "alpha")
-        _check_nonneg(eps, "eps")
-        _check_nonneg(momentum, "momentum")
-        _check_nonneg(weight_decay, "weight_decay")
+        check_nonneg(lr, "lr")
+        check_unit_interval(alpha, "alpha")
+        check_nonneg(eps, "eps")
+        check_nonneg(momentum, "momentum")
+        check_nonneg(weight_decay, "weight_decay")
         super().__init__(params)
         self.lr, self.alpha, self.eps = float(lr), float(alpha), float(eps)
         self.momentum, self.weight_decay = float(momentum), float(weight_decay)
@@ -656,7 +640,7 @@ class LRScheduler:
                 f"{type(optimizer).__name__}"
             )
         self.optimizer = optimizer
-        self.base_lr = _check_nonneg(optimizer.lr, "optimizer.lr")
+        self.base_lr = check_nonneg(optimizer.lr, "optimizer.lr")
         self.last_epoch = 0
 
     def lr_at(self, t: int) -> float:
@@ -683,12 +667,8 @@ class StepLR(LRScheduler):
     """
 
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1) -> None:
-        if isinstance(step_size, bool) or not isinstance(step_size, (int, np.integer)):
-            raise ValueError(f"step_size must be an int >= 1, got {step_size!r}")
-        if step_size < 1:
-            raise ValueError(f"step_size must be an int >= 1, got {step_size}")
-        self.step_size = int(step_size)
-        self.gamma = _check_nonneg(gamma, "gamma")
+        self.step_size = check_int(step_size, "step_size")
+        self.gamma = check_nonneg(gamma, "gamma")
         super().__init__(optimizer)
 
     def lr_at(self, t: int) -> float:
@@ -706,7 +686,7 @@ class ExponentialLR(LRScheduler):
     """
 
     def __init__(self, optimizer: Optimizer, gamma: float) -> None:
-        self.gamma = _check_nonneg(gamma, "gamma")
+        self.gamma = check_nonneg(gamma, "gamma")
         super().__init__(optimizer)
 
     def lr_at(self, t: int) -> float:
@@ -726,10 +706,8 @@ class CosineAnnealingLR(LRScheduler):
     """
 
     def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0) -> None:
-        if isinstance(T_max, bool) or not isinstance(T_max, (int, np.integer)) or T_max < 1:
-            raise ValueError(f"T_max must be an int >= 1, got {T_max!r}")
-        self.T_max = int(T_max)
-        self.eta_min = _check_nonneg(eta_min, "eta_min")
+        self.T_max = check_int(T_max, "T_max")
+        self.eta_min = check_nonneg(eta_min, "eta_min")
         super().__init__(optimizer)
 
     def lr_at(self, t: int) -> float:
@@ -764,7 +742,7 @@ def clip_grad_norm(params: Iterable[ParameterLike], max_norm: float) -> float:
     Shapes:
         params: Parameters of any shapes; returns a float.
     """
-    max_norm = _check_real(max_norm, "max_norm")
+    max_norm = check_real(max_norm, "max_norm")
     if max_norm <= 0:
         raise ValueError(f"max_norm must be > 0, got {max_norm}")
     return _clip_grad_norm(_as_param_list(params, "clip_grad_norm"), max_norm)

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from ._checks import as_float_array, check_nonempty_batch, check_rng
+from ._checks import as_float_array, check_int, check_nonempty_batch, check_rng
 from .data import minibatches
 from .nn import BatchNorm1d, Module
 from .optim import _clip_grad_norm, _total_norm
@@ -138,14 +138,6 @@ def _check_xy(X: object, y: object, xname: str, yname: str) -> tuple[np.ndarray,
     return X_arr, y_arr
 
 
-def _check_pos_int(value: object, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{name} must be an int >= 1, got {value!r}")
-    if value < 1:
-        raise ValueError(f"{name} must be an int >= 1, got {value}")
-    return int(value)
-
-
 def _check_drop_last(model: Any, drop_last: object, n: int, batch_size: int) -> bool:
     """Resolve ``fit``'s ``drop_last``: ``None`` drops a last batch of one sample when the
     model has BatchNorm1d (a batch of one has no variance to normalise with)."""
@@ -199,7 +191,7 @@ def predict(model: Any, X: np.ndarray, batch_size: int = 1024) -> np.ndarray:
     if X_arr.ndim == 0:
         raise ValueError("X must have a first (sample) axis, got a scalar")
     check_nonempty_batch(X_arr, "X")
-    batch_size = _check_pos_int(batch_size, "batch_size")
+    batch_size = check_int(batch_size, "batch_size")
     was_training = bool(getattr(model, "training", True))
     model.eval()
     try:
@@ -225,7 +217,7 @@ def evaluate(
     if not callable(loss_fn):
         raise ValueError(f"loss_fn must be callable, got {type(loss_fn).__name__}")
     X_arr, y_arr = _check_xy(X, y, "X", "y")
-    return _evaluate(model, loss_fn, X_arr, y_arr, _check_pos_int(batch_size, "batch_size"))
+    return _evaluate(model, loss_fn, X_arr, y_arr, check_int(batch_size, "batch_size"))
 
 
 def _evaluate(
@@ -378,8 +370,8 @@ def _check_fit_arguments(
             f"got {type(optimizer).__name__}"
         )
     X_arr, y_arr = _check_xy(X, y, "X", "y")
-    epochs = _check_pos_int(kw["epochs"], "epochs")
-    batch_size = _check_pos_int(kw["batch_size"], "batch_size")
+    epochs = check_int(kw["epochs"], "epochs")
+    batch_size = check_int(kw["batch_size"], "batch_size")
     drop = _check_drop_last(model, kw["drop_last"], X_arr.shape[0], batch_size)
     rng = check_rng(kw["rng"])
     X_val, y_val = _check_validation_data(X_val, y_val, X_arr)
@@ -433,7 +425,7 @@ def _check_validation_data(
 def _check_patience(patience: object, has_val: bool) -> int | None:
     if patience is None:
         return None
-    patience = _check_pos_int(patience, "patience")
+    patience = check_int(patience, "patience")
     if not has_val:
         raise ValueError("early stopping (patience=...) needs validation data X_val, y_val")
     return patience
