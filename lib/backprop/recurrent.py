@@ -30,10 +30,33 @@ from typing import Any
 import numpy as np
 
 from ._checks import as_float_array, check_nonempty_batch, check_rng, check_unchanged, fingerprint
-from .functional import Cache, _cache, _open
 from .nn import Module, Parameter
 
 __all__ = ["RNN", "rnn_backward", "rnn_forward"]
+
+
+Cache = dict[str, Any]
+"""What a forward pass hands to its backward pass (a dict tagged with the op's name)."""
+
+
+def _cache(op: str, out_shape: tuple[int, ...], **fields: Any) -> Cache:
+    return {"op": op, "out_shape": out_shape, **fields}
+
+
+def _open(dout: object, cache: object, op: str) -> tuple[np.ndarray, Cache]:
+    """Check that ``cache`` came from ``{op}_forward`` and ``dout`` has its output's shape."""
+    if not isinstance(cache, dict) or cache.get("op") != op:
+        got = cache.get("op") if isinstance(cache, dict) else type(cache).__name__
+        raise ValueError(
+            f"{op}_backward needs the cache returned by {op}_forward, got a cache from {got!s}"
+        )
+    g = as_float_array(dout, f"{op}_backward: dout")
+    if g.shape != cache["out_shape"]:
+        raise ValueError(
+            f"{op}_backward: dout must have the forward output's shape "
+            f"{cache['out_shape']}, got {g.shape}"
+        )
+    return g, cache
 
 
 def _rnn_args(
