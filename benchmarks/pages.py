@@ -127,32 +127,8 @@ def page_table(root: Path, build: bool = True) -> tuple[str, list[dict[str, obje
     nbs = notebooks(root)
     html_root = root / "_build" / "html"
     build_status = build_if_stale(root, nbs) if build else "not rebuilt (--skip-build)"
-    rows: list[dict[str, object]] = []
-    seen: set[Path] = set()
-    for nb in nbs:
-        rel = nb.relative_to(root)
-        print(f"  executing {rel} ...", flush=True)
-        seconds, cpu, status = execute(nb)
-        page = html_root / rel.with_suffix(".html")
-        row: dict[str, object] = {
-            "page": str(rel),
-            "seconds": seconds,
-            "kernel_cpu_seconds": cpu,
-            "status": status,
-        }
-        if page.exists():
-            seen.add(page)
-            row["html_bytes"], row["page_bytes"] = page_weight(page, html_root)
-        rows.append(row)
-    if html_root.exists():  # markdown pages (intro, appendix): size only
-        for page in sorted(html_root.rglob("*.html")):
-            parts = page.relative_to(html_root).parts
-            if page in seen or page.name in _SKIP_HTML or parts[0][0] in "_.":
-                continue
-            rel = page.relative_to(html_root).with_suffix("")
-            row = {"page": str(rel), "seconds": None, "status": "markdown page"}
-            row["html_bytes"], row["page_bytes"] = page_weight(page, html_root)
-            rows.append(row)
+    rows = [_notebook_row(nb, root, html_root) for nb in nbs]
+    rows += _markdown_page_rows(html_root, {root / "_build" / "html" / r["page"] for r in rows})
     load = os.getloadavg()
     lines = [
         f"## Pages: execution time and size (limits {TIME_LIMIT_S:.0f} s, "
@@ -168,23 +144,69 @@ def page_table(root: Path, build: bool = True) -> tuple[str, list[dict[str, obje
         "| page | execution (wall) | kernel CPU | HTML | page | within limits |",
         "| --- | ---: | ---: | ---: | ---: | :---: |",
     ]
-    for r in rows:
-        t = r["seconds"]
-        t_txt = "-" if t is None else f"{t:.1f} s"
-        cpu = r.get("kernel_cpu_seconds")
-        cpu_txt = "-" if cpu is None else f"{cpu:.1f} s"
-        if r["status"] not in ("ok", "markdown page"):
-            t_txt += f" ({r['status']})"
-        if "page_bytes" in r:
-            html_txt = f"{r['html_bytes'] / 1e6:.2f} MB"
-            page_txt = f"{r['page_bytes'] / 1e6:.2f} MB"
-        else:
-            html_txt, page_txt = "not built", "-"
-        ok_time = t is None or (t < TIME_LIMIT_S and r["status"] == "ok")
-        ok_size = "page_bytes" in r and r["page_bytes"] < SIZE_LIMIT_B
-        verdict = "yes" if ok_time and ok_size else ("size unknown" if ok_time else "NO")
-        r["within_limits"] = verdict
-        lines.append(
-            f"| `{r['page']}` | {t_txt} | {cpu_txt} | {html_txt} | {page_txt} | {verdict} |"
-        )
+    lines += [_table_line(r) for r in rows]
     return "\n".join(lines) + "\n", rows
+
+
+def _notebook_row(nb: Path, root: Path, html_root: Path) -> dict[str, object]:
+    """Execute one notebook; its time, status and (if built) its page's size."""
+    rel = nb.relative_to(root)
+    print(f"  executing {rel} ...", flush=True)
+    seconds, cpu, status = execute(nb)
+    row: dict[str, object] = {
+        "page": str(rel),
+        "seconds": seconds,
+        "kernel_cpu_seconds": cpu,
+        "status": status,
+    }
+    page = html_root / rel.with_suffix(".html")
+    if page.exists():
+        row["html_bytes"], row["page_bytes"] = page_weight(page, html_root)
+    return row
+
+
+def _markdown_page_rows(html_root: Path, notebook_pages: set[Path]) -> list[dict[str, object]]:
+    """Size rows for the built pages that are not notebooks (intro, appendix)."""
+    rows: list[dict[str, object]] = []
+    if not html_root.exists():
+        return rows
+    for page in sorted(html_root.rglob("*.html")):
+        parts = page.relative_to(html_root).parts
+        if page.with_suffix(".ipynb") in notebook_pages or page.name in _SKIP_HTML:
+            continue
+        if parts[0][0] in "_.":
+            continue
+        rel = page.relative_to(html_root).with_suffix("")
+        row: dict[str, object] = {"page": str(rel), "seconds": None, "status": "markdown page"}
+        row["html_bytes"], row["page_bytes"] = page_weight(page, html_root)
+        rows.append(row)
+    return rows
+
+
+def _table_line(r: dict[str, object]) -> str:
+    """One markdown row; sets ``r["within_limits"]``."""
+    r["within_limits"] = _verdict(r)
+    return f"| `{r['page']}` | {_time_cells(r)} | {_size_cells(r)} | {r['within_limits']} |"
+
+
+def _time_cells(r: dict[str, object]) -> str:
+    t, cpu = r["seconds"], r.get("kernel_cpu_seconds")
+    t_txt = "-" if t is None else f"{t:.1f} s"
+    if r["status"] not in ("ok", "markdown page"):
+        t_txt += f" ({r['status']})"
+    return t_txt + " | " + ("-" if cpu is None else f"{cpu:.1f} s")
+
+
+def _size_cells(r: dict[str, object]) -> str:
+    if "page_bytes" not in r:
+        return "not built | -"
+    return f"{r['html_bytes'] / 1e6:.2f} MB | {r['page_bytes'] / 1e6:.2f} MB"
+
+
+def _verdict(r: dict[str, object]) -> str:
+    t = r["seconds"]
+    ok_time = t is None or (t < TIME_LIMIT_S and r["status"] == "ok")
+    ok_size = "page_bytes" in r and r["page_bytes"] < SIZE_LIMIT_B
+    if ok_time and ok_size:
+        return "yes"
+    return "size unknown" if ok_time else "NO"

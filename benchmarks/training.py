@@ -226,54 +226,65 @@ def run_numpy(task: Task, seed: int) -> dict[str, float]:
     """A minimal hand-written NumPy loop (no validation, no checks): the framework-free floor."""
     rng = np.random.default_rng(seed)
     dtype = task.X_train.dtype
-    sizes = task.sizes
     Ws = [
         rng.uniform(-1, 1, size=(a, b)).astype(dtype) * np.sqrt(6.0 / a).astype(dtype)
-        for a, b in itertools.pairwise(sizes)
+        for a, b in itertools.pairwise(task.sizes)
     ]
-    bs_ = [np.zeros(b, dtype) for b in sizes[1:]]
+    bs_ = [np.zeros(b, dtype) for b in task.sizes[1:]]
     params = Ws + bs_
     m = [np.zeros_like(p) for p in params]
     v = [np.zeros_like(p) for p in params]
     X, y = task.X_train, task.y_train
     n, bsz = X.shape[0], task.batch_size
-    b1, b2 = BETAS
     t = 0
     with Clock() as clock:
         for _ in range(task.epochs):
             order = rng.permutation(n)
             for start in range(0, n, bsz):
                 idx = order[start : start + bsz]
-                xb, yb = X[idx], y[idx]
-                acts = [xb]
-                for i, (W, b) in enumerate(zip(Ws, bs_, strict=True)):
-                    z = acts[-1] @ W + b
-                    acts.append(np.maximum(z, 0) if i < len(Ws) - 1 else z)
-                z = acts[-1]
-                e = np.exp(z - z.max(axis=1, keepdims=True))
-                g = e / e.sum(axis=1, keepdims=True)
-                g[np.arange(len(yb)), yb] -= 1
-                g /= len(yb)
-                grads_W, grads_b = [None] * len(Ws), [None] * len(Ws)
-                for i in range(len(Ws) - 1, -1, -1):
-                    grads_W[i] = acts[i].T @ g
-                    grads_b[i] = g.sum(axis=0)
-                    if i:
-                        g = (g @ Ws[i].T) * (acts[i] > 0)
+                grads_W, grads_b = _numpy_gradients(Ws, bs_, X[idx], y[idx])
                 t += 1
-                c1, c2 = 1 - b1**t, 1 - b2**t
-                for p, gp, mp, vp in zip(params, grads_W + grads_b, m, v, strict=True):
-                    mp *= b1
-                    mp += (1 - b1) * gp
-                    vp *= b2
-                    vp += (1 - b2) * gp * gp
-                    p -= (LR / c1) * mp / (np.sqrt(vp / c2) + EPS)
-    h = task.X_test
+                _numpy_adam(params, grads_W + grads_b, m, v, t)
+    return _result(task, clock, np.argmax(_numpy_forward(Ws, bs_, task.X_test)[-1], axis=1))
+
+
+def _numpy_forward(Ws: list[np.ndarray], bs_: list[np.ndarray], x: np.ndarray) -> list:
+    """Activations ``[x, a1, ..., logits]`` of the ReLU MLP."""
+    acts = [x]
     for i, (W, b) in enumerate(zip(Ws, bs_, strict=True)):
-        h = h @ W + b
-        if i < len(Ws) - 1:
-            h = np.maximum(h, 0)
-    return _result(task, clock, np.argmax(h, axis=1))
+        z = acts[-1] @ W + b
+        acts.append(np.maximum(z, 0) if i < len(Ws) - 1 else z)
+    return acts
+
+
+def _numpy_gradients(
+    Ws: list[np.ndarray], bs_: list[np.ndarray], xb: np.ndarray, yb: np.ndarray
+) -> tuple[list, list]:
+    """Forward, softmax cross-entropy gradient, backward: (dW per layer, db per layer)."""
+    acts = _numpy_forward(Ws, bs_, xb)
+    z = acts[-1]
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    g = e / e.sum(axis=1, keepdims=True)
+    g[np.arange(len(yb)), yb] -= 1
+    g /= len(yb)
+    grads_W, grads_b = [None] * len(Ws), [None] * len(Ws)
+    for i in range(len(Ws) - 1, -1, -1):
+        grads_W[i] = acts[i].T @ g
+        grads_b[i] = g.sum(axis=0)
+        if i:
+            g = (g @ Ws[i].T) * (acts[i] > 0)
+    return grads_W, grads_b
+
+
+def _numpy_adam(params: list, grads: list, m: list, v: list, t: int) -> None:
+    b1, b2 = BETAS
+    c1, c2 = 1 - b1**t, 1 - b2**t
+    for p, gp, mp, vp in zip(params, grads, m, v, strict=True):
+        mp *= b1
+        mp += (1 - b1) * gp
+        vp *= b2
+        vp += (1 - b2) * gp * gp
+        p -= (LR / c1) * mp / (np.sqrt(vp / c2) + EPS)
 
 
 RUNNERS = {
