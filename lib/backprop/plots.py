@@ -512,23 +512,7 @@ def animate_trajectories(
 
     fig, ax = plt.subplots(figsize=figsize, dpi=dpi)
     plot_contour(f, xlim, ylim, ax=ax, levels=levels, log=log, n=120, lines=False, title=title)
-    lines = []
-    heads = []
-    for i, (label, _) in enumerate(paths.items()):
-        c = colors[i % len(colors)]
-        (line,) = ax.plot([], [], "-o", color=c, markersize=3, linewidth=1.6, label=label)
-        (head,) = ax.plot([], [], "o", color=c, markersize=8, markeredgecolor="black")
-        lines.append(line)
-        heads.append(head)
-    ax.legend(loc="upper right", frameon=True, framealpha=0.85, fontsize=8)
-    text = ax.text(
-        0.02,
-        0.04,
-        "",
-        transform=ax.transAxes,
-        fontsize=9,
-        bbox={"boxstyle": "round", "facecolor": "white", "alpha": 0.85},
-    )
+    lines, heads, text = _empty_paths(ax, list(paths), colors)
 
     def update(frame: int) -> list[Any]:
         k = int(steps[frame])
@@ -545,6 +529,21 @@ def animate_trajectories(
     fig.canvas.draw()
     fig.set_layout_engine("none")
     return FuncAnimation(fig, update, frames=len(steps), interval=interval, blit=False)
+
+
+def _empty_paths(ax: Axes, labels: list[str], colors: list[str]) -> tuple[list, list, Any]:
+    """One line (the path so far) and one big marker (its head) per label, and a text box."""
+    lines, heads = [], []
+    for i, label in enumerate(labels):
+        c = colors[i % len(colors)]
+        (line,) = ax.plot([], [], "-o", color=c, markersize=3, linewidth=1.6, label=label)
+        (head,) = ax.plot([], [], "o", color=c, markersize=8, markeredgecolor="black")
+        lines.append(line)
+        heads.append(head)
+    ax.legend(loc="upper right", frameon=True, framealpha=0.85, fontsize=8)
+    box = {"boxstyle": "round", "facecolor": "white", "alpha": 0.85}
+    text = ax.text(0.02, 0.04, "", transform=ax.transAxes, fontsize=9, bbox=box)
+    return lines, heads, text
 
 
 class _PalettePNGWriter(HTMLWriter):
