@@ -187,6 +187,40 @@ def load_baseline(rev: str) -> object:
     return importlib.import_module("backprop_baseline")
 
 
+def _environment(threads: int) -> dict[str, object]:
+    """Versions, thread settings and the load average, stored with the results."""
+    return {
+        "threads": threads,
+        "torch_threads": torch.get_num_threads(),
+        "blas": _blas(),
+        "numpy": np.__version__,
+        "torch": torch.__version__,
+        "sklearn": __import__("sklearn").__version__,
+        "python": platform.python_version(),
+        "cpu": platform.processor() or platform.machine(),
+        "cores": os.cpu_count(),
+        "load_average_at_start": os.getloadavg(),
+    }
+
+
+def _header(env: dict[str, object], threads: int, clock_name: str) -> str:
+    """The paragraph above the training tables: conditions and how to read the cells."""
+    return (
+        f"Measured with `make bench` ({time.strftime('%Y-%m-%d')}): {env['cores']} cores, "
+        f"{threads} thread(s) for every peer (BLAS: {env['blas']}; "
+        f"torch.set_num_threads({env['torch_threads']})); NumPy {env['numpy']}, "
+        f"scikit-learn {env['sklearn']}, PyTorch {env['torch']}. "
+        f"Rates are on {clock_name} of the training loop only (with one thread, CPU time "
+        "does not count the time the process waits for a core on this shared machine; wall "
+        "times are in `training.json`). "
+        "Cells are `median [min-max]` over the rounds; *backprop / this* is the ratio of "
+        "throughputs within each round (> 1: backprop is faster). GFLOP/s counts the matrix "
+        "products only (forward, weight gradients, hidden-input gradients); *fraction of "
+        "matmul* divides it by NumPy's (1024, 1024) @ (1024, 1024) speed measured in the "
+        "same round."
+    )
+
+
 def main() -> None:
     args = ARGS
     args.out.mkdir(parents=True, exist_ok=True)
@@ -204,18 +238,7 @@ def main() -> None:
     if args.only_pages:
         return run_pages(args)
     with threadpool_limits(limits=args.threads):
-        env = {
-            "threads": args.threads,
-            "torch_threads": torch.get_num_threads(),
-            "blas": _blas(),
-            "numpy": np.__version__,
-            "torch": torch.__version__,
-            "sklearn": __import__("sklearn").__version__,
-            "python": platform.python_version(),
-            "cpu": platform.processor() or platform.machine(),
-            "cores": os.cpu_count(),
-            "load_average_at_start": os.getloadavg(),
-        }
+        env = _environment(args.threads)
         print(f"threads: {args.threads} (BLAS: {env['blas']}; torch: {env['torch_threads']})")
         results, sections = {"environment": env}, []
         digits = T.digits_task(epochs=epochs)
@@ -238,20 +261,7 @@ def main() -> None:
         prof = profile_fit()
         (args.out / "profile.txt").write_text(prof)
     results["environment"]["load_average_at_end"] = os.getloadavg()
-    header = (
-        f"Measured with `make bench` ({time.strftime('%Y-%m-%d')}): {env['cores']} cores, "
-        f"{args.threads} thread(s) for every peer (BLAS: {env['blas']}; "
-        f"torch.set_num_threads({env['torch_threads']})); NumPy {env['numpy']}, "
-        f"scikit-learn {env['sklearn']}, PyTorch {env['torch']}. "
-        f"Rates are on {clock_name} of the training loop only (with one thread, CPU time "
-        "does not count the time the process waits for a core on this shared machine; wall "
-        "times are in `training.json`). "
-        "Cells are `median [min-max]` over the rounds; *backprop / this* is the ratio of "
-        "throughputs within each round (> 1: backprop is faster). GFLOP/s counts the matrix "
-        "products only (forward, weight gradients, hidden-input gradients); *fraction of "
-        "matmul* divides it by NumPy's (1024, 1024) @ (1024, 1024) speed measured in the "
-        "same round."
-    )
+    header = _header(env, args.threads, clock_name)
     md = "## Training throughput\n\n" + header + "\n\n" + "\n\n".join(sections) + "\n"
     (args.out / "training.md").write_text(md)
     (args.out / "training.json").write_text(json.dumps(results, indent=1, default=str))
