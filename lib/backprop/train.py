@@ -45,14 +45,15 @@ class History:
     (computed in train mode while the weights change, as most frameworks report them);
     ``val_loss``/``val_accuracy`` are computed in eval mode at the end of the epoch.
     ``lr`` is the learning rate used during the epoch, ``grad_norm`` the mean total
-    gradient norm per step (before clipping). ``best_epoch`` is the 0-based index of the
+    gradient norm per step (before clipping; recorded only with ``clip_norm`` or
+    ``record_grad_norm=True``, otherwise empty). ``best_epoch`` is the 0-based index of the
     lowest validation loss (``None`` without validation data), ``restored_best`` whether
     the model's weights were reset to that epoch's (early stopping with ``restore_best``),
     ``steps`` the number of optimizer steps taken.
 
     Shapes:
         every list has one float per completed epoch (accuracy lists stay empty when the
-        task is not classification or ``accuracy=False``).
+        task is not classification or ``accuracy=False``; ``grad_norm`` as said above).
     """
 
     train_loss: list[float] = field(default_factory=list)
