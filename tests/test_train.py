@@ -460,3 +460,19 @@ def test_fit_does_not_ask_for_the_gradient_of_the_data() -> None:
     )  # fmt: skip
     assert first.calls == [False, False]
     assert middle.calls == [True, True]
+
+
+@pytest.mark.parametrize("dtype", [float, int])
+def test_one_logit_train_accuracy_equals_evaluate_when_lr_is_zero(dtype: type) -> None:
+    """Binary targets (0/1 as floats or ints) with one logit per sample: the per-epoch
+    accuracy counted in fit equals evaluate's (a batch size that does not divide N)."""
+    rng = np.random.default_rng(4)
+    X, y = rng.standard_normal((40, 3)), rng.integers(0, 2, (40, 1)).astype(dtype)
+    model = nn.Sequential(nn.Linear(3, 1, rng=rng))
+    opt = optim.SGD(model.parameters(), lr=0.0)
+    loss = losses.binary_cross_entropy_with_logits
+    hist = train.fit(model, loss, opt, X, y, epochs=1, batch_size=7, rng=rng)
+    ref = train.evaluate(model, loss, X, y)
+    assert 0.1 < ref["accuracy"] < 0.9
+    assert hist.train_accuracy == [pytest.approx(ref["accuracy"], rel=1e-12)]
+    assert hist.train_loss == [pytest.approx(ref["loss"], rel=1e-12)]
