@@ -176,9 +176,12 @@ def check_real(value: object, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise ValueError(f"{name} must be a real number, got {type(value).__name__}")
     value = float(value)
-    if not np.isfinite(value):
+    if not -_INF < value < _INF:  # False for +-inf and NaN (a Python test: no NumPy call)
         raise ValueError(f"{name} must be finite, got {value}")
     return value
+
+
+_INF = float("inf")
 
 
 def check_nonneg(value: object, name: str) -> float:
