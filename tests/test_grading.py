@@ -446,3 +446,38 @@ def test_default_time_limits_follow_the_time_scale(monkeypatch) -> None:
     assert time.monotonic() - start < 2
     with pytest.raises(Feedback, match=r"did not finish within 0\.1 s"):
         grading.call(forever, name="loop", timeout=0.1)
+
+
+def test_number_names_a_ragged_list_instead_of_crashing() -> None:
+    with pytest.raises(grading.Feedback, match="list of 2 items of different shapes"):
+        grading.number([np.ones((2, 2)), 3.0], "total_norm")
+
+
+def test_call_notices_arrays_changed_inside_a_list_or_dict() -> None:
+    def clip_in_place(grads):
+        for g in grads:
+            g *= 0.5
+        return grads
+
+    with pytest.raises(grading.Feedback, match=r"changed its input `grads\[0\]` in place"):
+        grading.call(clip_in_place, [np.ones(3), np.ones(2)], name="clip", arg_names=["grads"])
+
+    def scale_dict(params):
+        params["W2"][...] = 0.0
+        return 1.0
+
+    with pytest.raises(grading.Feedback, match=r"`params\['W2'\]` in place"):
+        grading.call(
+            scale_dict, {"W1": np.ones(2), "W2": np.ones(2)}, name="f", arg_names=["params"]
+        )
+
+    def pure(grads):
+        return [g * 0.5 for g in grads]
+
+    out = grading.call(pure, [np.ones(3)], name="clip", arg_names=["grads"])
+    np.testing.assert_array_equal(out[0], 0.5 * np.ones(3))
+
+
+def test_batch_sum_hint_does_not_assume_a_bias() -> None:
+    message = grading._shape_message((4, 3), (3,), "dgamma", batch_size=4)
+    assert "sum over the batch axis (axis=0)" in message and "bias" not in message

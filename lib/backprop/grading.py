@@ -477,9 +477,10 @@ def call(
         raise Feedback(_error_message(name, exc)) from None
     if not allow_mutation:
         arg_names = list(arg_names or [f"arg{i + 1}" for i in range(len(args))])
+        containers = np.ndarray | list | tuple | dict  # arrays, also inside lists and dicts
         check_not_mutated(
-            {n: a for n, a in zip(arg_names, originals, strict=True) if isinstance(a, np.ndarray)},
-            {n: a for n, a in zip(arg_names, args, strict=True) if isinstance(a, np.ndarray)},
+            {n: a for n, a in zip(arg_names, originals, strict=True) if isinstance(a, containers)},
+            {n: a for n, a in zip(arg_names, args, strict=True) if isinstance(a, containers)},
             name,
         )
     if result is None:
@@ -531,8 +532,11 @@ def number(value: object, name: str) -> float:
     if isinstance(value, np.ndarray) and value.size == 1:
         value = value.reshape(())[()]
     if isinstance(value, list | tuple | np.ndarray):
-        shape = np.shape(value)
-        raise Feedback(f"{name} should be a single number, got an array of shape {shape}.")
+        try:
+            what = f"an array of shape {np.shape(value)}"
+        except ValueError:  # a ragged list, e.g. (number, array): np.shape cannot stack it
+            what = f"a {type(value).__name__} of {len(value)} items of different shapes"
+        raise Feedback(f"{name} should be a single number, got {what}.")
     try:
         out = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
@@ -696,7 +700,10 @@ def _shape_message(
         # only a gradient checked with its batch size is a bias-like sum over the batch (a
         # Jacobian left where a vector belongs, (3, 3) for (3,), is no bias)
         if got[1] == expected[0] and batch_size is not None and got[0] == batch_size:
-            return f"{base}: sum over the batch axis (axis=0); the bias is shared by all samples."
+            return (
+                f"{base}: sum over the batch axis (axis=0); a parameter shared by all "
+                "examples gets the sum of their gradients."
+            )
     if (
         len(got) == len(expected) >= 1
         and got[1:] == expected[1:]
@@ -797,13 +804,41 @@ def check_choice(got: object, correct: str, name: str, explanations: dict[str, s
 def check_not_mutated(
     before: dict[str, np.ndarray], after: dict[str, np.ndarray], fn_name: str
 ) -> None:
-    """Raise :class:`Feedback` if any input array changed while ``fn_name`` ran."""
+    """Raise :class:`Feedback` if any input array changed while ``fn_name`` ran.
+
+    The values may be arrays or lists, tuples and dicts holding arrays (a list of gradients);
+    the message names the changed item, e.g. ``grads[1]``.
+    """
     for key, value in before.items():
-        if not np.array_equal(value, after[key], equal_nan=True):
+        where = _mutated(value, after[key])
+        if where is not None:
             raise Feedback(
-                f"`{fn_name}` changed its input `{key}` in place: work on a copy "
-                f"(e.g. `{key} = {key}.copy()`) or build a new array."
+                f"`{fn_name}` changed its input `{key}{where}` in place: work on a copy "
+                f"(e.g. `{key} = {key}.copy()`, or a new list of new arrays) or build a new array."
             )
+
+
+def _mutated(before: object, after: object) -> str | None:
+    """Where ``after`` differs from ``before``: ``""`` for the value itself, ``"[i]"`` or
+    ``"['key']"`` for an item of a container, ``None`` if nothing changed."""
+    if isinstance(before, np.ndarray):
+        same = isinstance(after, np.ndarray) and np.array_equal(before, after, equal_nan=True)
+        return None if same else ""
+    if isinstance(before, list | tuple) and isinstance(after, list | tuple):
+        if len(before) != len(after):
+            return ""
+        items = enumerate(zip(before, after, strict=True))
+        found = ((f"[{i}]", _mutated(b, a)) for i, (b, a) in items)
+    elif isinstance(before, dict) and isinstance(after, dict):
+        if before.keys() != after.keys():
+            return ""
+        found = ((f"[{k!r}]", _mutated(before[k], after[k])) for k in before)
+    else:
+        return None
+    for label, inner in found:
+        if inner is not None:
+            return label + inner
+    return None
 
 
 def check_accumulates(first: np.ndarray, second: np.ndarray, name: str) -> None:
