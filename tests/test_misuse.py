@@ -423,3 +423,223 @@ def test_check_module_projection_is_plus_or_minus_u(rng: np.random.Generator) ->
     magnitude = np.abs(spy.seen)
     assert magnitude.min() >= 0.5 and magnitude.max() < 1.5
     assert 0.35 < np.mean(spy.seen < 0) < 0.65  # 400 signs, each +-1 with probability 1/2
+
+
+# --------------------------------------------------------------------------------------
+# 5. another forward pass between a training forward pass and its backward pass
+# --------------------------------------------------------------------------------------
+def _monitored_model(rng: np.random.Generator) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Linear(4, 6, rng=rng),
+        nn.BatchNorm1d(6),
+        nn.Tanh(),
+        nn.Dropout(0.3, rng=np.random.default_rng(5)),
+        nn.Linear(6, 3, rng=rng),
+    )
+
+
+def _reference_grads(model: nn.Module, x: np.ndarray, g: np.ndarray) -> list[np.ndarray]:
+    """The gradients of forward(x), backward(g) alone, on an untouched copy."""
+    other = copy.deepcopy(model)
+    other(x)
+    other.backward(g)
+    return [p.grad.copy() for p in other.parameters()]
+
+
+MONITORING: dict[str, Callable[[nn.Module, np.ndarray], Any]] = {
+    "train.predict": lambda m, xb: train.predict(m, xb),
+    "train.evaluate": lambda m, xb: train.evaluate(
+        m, losses.softmax_cross_entropy, xb, np.zeros(len(xb), int)
+    ),
+    "eval mode by hand": lambda m, xb: (m.eval(), m(xb), m.train()),
+    "no_grad in training mode": lambda m, xb: _no_grad_call(m, xb),
+}
+
+
+def _no_grad_call(model: nn.Module, x: np.ndarray) -> np.ndarray:
+    with nn.no_grad():
+        return model(x)
+
+
+@pytest.mark.parametrize("monitor", list(MONITORING))
+def test_monitoring_between_forward_and_backward_keeps_the_gradient(
+    monitor: str, rng: np.random.Generator
+) -> None:
+    """The reviewer's case: forward on batch A, a forward on batch B (same size) for
+    monitoring, then backward(dout_A). It used B's saved values with no error."""
+    model = _monitored_model(rng)
+    xa, xb, ga = rng.normal(size=(8, 4)), rng.normal(size=(8, 4)), rng.normal(size=(8, 3))
+    expected = _reference_grads(model, xa, ga)
+    model(xa)
+    MONITORING[monitor](model, xb)
+    model.backward(ga)
+    for p, e in zip(model.parameters(), expected, strict=True):
+        np.testing.assert_array_equal(p.grad, e)
+
+
+def test_backward_in_eval_mode_of_a_training_forward_pass_raises(
+    rng: np.random.Generator,
+) -> None:
+    model = _monitored_model(rng)
+    model(rng.normal(size=(8, 4)))
+    model.eval()
+    with pytest.raises(RuntimeError, match=r"backward\(\) in eval mode.*forward pass in training"):
+        model.backward(np.ones((8, 3)))
+
+
+def test_forward_under_no_grad_saves_nothing(rng: np.random.Generator) -> None:
+    model = nn.Sequential(nn.Linear(3, 2, rng=rng), nn.ReLU())
+    with nn.no_grad():
+        model(rng.normal(size=(4, 3)))
+    assert all(not m._caches for m in model.modules())
+    with pytest.raises(RuntimeError, match=r"before forward\(\).*no_grad"):
+        model.backward(np.ones((4, 2)))
+
+
+def test_backward_with_dout_of_another_batch_raises(rng: np.random.Generator) -> None:
+    model = nn.Sequential(nn.Linear(3, 2, rng=rng), nn.ReLU())
+    model(rng.normal(size=(4, 3)))
+    model(rng.normal(size=(5, 3)))  # a later training pass replaces the first
+    with pytest.raises(ValueError, match=r"dout must have the forward output's shape \(5, 2\)"):
+        model.backward(np.ones((4, 2)))
+
+
+# --------------------------------------------------------------------------------------
+# 6. model.forward(x) called instead of model(x)
+# --------------------------------------------------------------------------------------
+def test_forward_called_directly_gives_the_gradient_of_a_call(rng: np.random.Generator) -> None:
+    act = nn.Tanh()
+    model = nn.Sequential(nn.Linear(3, 3, rng=rng), act, nn.Linear(3, 3, rng=rng), act)
+    x, g = rng.normal(size=(4, 3)), rng.normal(size=(4, 3))
+    expected = _reference_grads(model, x, g)
+    model.forward(x)  # was: a false "used in a later forward pass" error
+    model.backward(g)
+    for p, e in zip(model.parameters(), expected, strict=True):
+        np.testing.assert_array_equal(p.grad, e)
+
+
+def test_forward_called_directly_keeps_one_pass_and_backward_twice_raises(
+    rng: np.random.Generator,
+) -> None:
+    act = nn.Tanh()
+    model = nn.Sequential(nn.Linear(3, 3, rng=rng), act, act)
+    for _ in range(5):
+        model.forward(rng.normal(size=(2, 3)))  # was: saved values piling up
+    assert len(act._caches) == 2 and len(model[0]._caches) == 1
+    model.backward(np.ones((2, 3)))
+    with pytest.raises(RuntimeError, match="no forward values left"):
+        model.backward(np.ones((2, 3)))  # was: a silently wrong second gradient
+
+
+# --------------------------------------------------------------------------------------
+# 7. parameters replaced or given the wrong dtype
+# --------------------------------------------------------------------------------------
+def test_integer_weight_data_is_stored_as_float64_so_sgd_does_not_truncate(
+    rng: np.random.Generator,
+) -> None:
+    lin = nn.Linear(2, 2, rng=rng)
+    lin.weight.data = np.array([[1, 2], [3, 4]])
+    assert lin.weight.data.dtype == np.float64
+    lin.weight.grad[...] = 0.25
+    optim.SGD([lin.weight], lr=1.0).step()
+    np.testing.assert_array_equal(lin.weight.data, [[0.75, 1.75], [2.75, 3.75]])
+
+
+def test_a_plain_array_assigned_to_a_parameter_attribute_is_a_type_error(
+    rng: np.random.Generator,
+) -> None:
+    lin = nn.Linear(2, 2, rng=rng)
+    with pytest.raises(TypeError, match=r"weight.data\[\.\.\.\] = value.*nn.Parameter\(value\)"):
+        lin.weight = np.zeros((2, 2))
+    assert [name for name, _ in lin.named_parameters()] == ["weight", "bias"]
+    lin.weight = nn.Parameter(np.ones((2, 2)), "weight")  # the documented replacement
+    assert lin.parameters()[0] is lin.weight
+
+
+def test_grad_of_the_wrong_shape_is_refused(rng: np.random.Generator) -> None:
+    lin = nn.Linear(2, 3, rng=rng)
+    with pytest.raises(ValueError, match=r"grad must have the shape of data \(2, 3\)"):
+        lin.weight.grad = np.zeros((3, 2))
+
+
+@pytest.mark.parametrize("how", ["p.grad = None", "zero_grad(set_to_none=True)"])
+def test_freed_gradients_are_recreated_by_backward(how: str, rng: np.random.Generator) -> None:
+    model = nn.Sequential(nn.Linear(3, 2, rng=rng), nn.Tanh())
+    x, g = rng.normal(size=(4, 3)), rng.normal(size=(4, 2))
+    expected = _reference_grads(model, x, g)
+    model(x)
+    model.backward(g)  # gradients now hold one pass; freeing them must discard it
+    if how == "p.grad = None":
+        for p in model.parameters():
+            p.grad = None
+    else:
+        model.zero_grad(set_to_none=True)
+    model(x)
+    model.backward(g)
+    for p, e in zip(model.parameters(), expected, strict=True):
+        np.testing.assert_array_equal(p.grad, e)
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    model.zero_grad(set_to_none=True)
+    opt.zero_grad()  # works on freed gradients too
+    assert all(not p.grad.any() for p in model.parameters())
+
+
+@pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")  # np.matrix itself warns
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda m: F.relu_forward(m),
+        lambda m: nn.Linear(2, 2, rng=np.random.default_rng(0))(m),
+        lambda m: nn.Parameter(m),
+    ],
+    ids=["functional", "module", "Parameter"],
+)
+def test_np_matrix_is_refused_with_the_fix(call: Callable[[Any], Any]) -> None:
+    with pytest.raises(ValueError, match=r"is an np.matrix; pass np.asarray"):
+        call(np.matrix([[1.0, -2.0], [3.0, 4.0]]))
+
+
+# --------------------------------------------------------------------------------------
+# 8. inputs that view memory someone else owns
+# --------------------------------------------------------------------------------------
+def _views(x: np.ndarray) -> dict[str, Any]:
+    torch = pytest.importorskip("torch")
+    return {"torch": torch.from_numpy(x), "memoryview": memoryview(x)}
+
+
+@pytest.mark.parametrize("kind", ["torch", "memoryview"])
+def test_linear_does_not_keep_a_view_of_the_callers_memory(
+    kind: str, rng: np.random.Generator
+) -> None:
+    """A torch tensor or memoryview input, changed in place after forward, changed dW."""
+    x, W, g = rng.normal(size=(4, 3)), rng.normal(size=(3, 2)), rng.normal(size=(4, 2))
+    dW_expected = x.T @ g
+    source = x.copy()
+    view = _views(source)[kind]
+    out, cache = F.linear_forward(view, W, None)
+    assert out.dtype == np.float64
+    source[...] = 0.0  # the caller reuses its buffer
+    _, dW, _ = F.linear_backward(g, cache)
+    np.testing.assert_array_equal(dW, dW_expected)
+
+
+def test_a_float32_tensor_stays_float32(rng: np.random.Generator) -> None:
+    torch = pytest.importorskip("torch")
+    x = torch.from_numpy(rng.normal(size=(4, 3)).astype(np.float32))
+    out, _ = F.linear_forward(x, np.ones((3, 2), np.float32), None)
+    assert out.dtype == np.float32
+
+
+# --------------------------------------------------------------------------------------
+# 9. BatchNorm with a batch of one outside fit
+# --------------------------------------------------------------------------------------
+def test_batchnorm_batch_of_one_says_what_to_do_with_and_without_fit() -> None:
+    bn = nn.BatchNorm1d(3)
+    with pytest.raises(ValueError) as info:
+        bn(np.ones((1, 3)))
+    message = str(info.value)
+    assert "with train.fit, pass drop_last=True" in message
+    assert "in your own loop, skip it" in message and "drop_last=True" in message
+    assert "call model.eval() first" in message
+    bn.eval()
+    bn(np.ones((1, 3)))  # the advice works

@@ -7,7 +7,9 @@ or dtype, and what was received, instead of a NumPy broadcasting error from deep
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -31,11 +33,17 @@ def as_float_array(x: object, name: str, ndim: int | Sequence[int] | None = None
     """Return ``x`` as a floating-point ndarray, or raise ``ValueError`` naming ``name``.
 
     Integer and boolean inputs are converted to float64; float32 and float64 arrays keep
-    their dtype. ``ndim`` restricts the number of dimensions (an int or a sequence of ints).
+    their dtype; an ``np.matrix`` is refused (its ``*`` is a matrix product). ``ndim`` restricts the number of dimensions (an int or a sequence of ints).
 
     Shapes:
         any shape allowed by ``ndim``.
     """
+    if isinstance(x, np.matrix):
+        raise ValueError(
+            f"{name} is an np.matrix; pass np.asarray({name.split(': ')[-1]}) instead "
+            "(np.matrix is always 2-D and its * is a matrix product, so elementwise "
+            "maths would silently change meaning)"
+        )
     if isinstance(x, np.ndarray):
         arr = x
     else:
@@ -114,6 +122,302 @@ def check_rng(rng: object, name: str = "rng") -> np.random.Generator:
             f"got {type(rng).__name__}"
         )
     return rng
+
+
+# -- scalars and options of layers, initialisers and data sets -------------------------
+
+
+def check_scalar(
+    value: object, name: str, *, low: float | None = None, strict: bool = False
+) -> float:
+    """Return ``value`` as a finite ``float``, ``> low`` (``strict``) or ``>= low``."""
+    try:
+        v = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be a real number, got {value!r}") from exc
+    if not math.isfinite(v):
+        raise ValueError(f"{name} must be finite, got {v}")
+    if low is not None and (v <= low if strict else v < low):
+        raise ValueError(f"{name} must be {'>' if strict else '>='} {low}, got {v}")
+    return v
+
+
+def check_positive(value: object, name: str) -> float:
+    """Return ``value`` as a positive finite ``float`` (a std, a gain)."""
+    try:
+        v = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be a positive number, got {value!r}") from exc
+    if not (math.isfinite(v) and v > 0):
+        raise ValueError(f"{name} must be a positive finite number, got {v}")
+    return v
+
+
+def check_choice(value: object, name: str, choices: Sequence[str]) -> str:
+    """Return ``value`` if it is one of ``choices``, e.g. GELU's ``approximate``."""
+    if not isinstance(value, str) or value not in choices:
+        options = " or ".join(f'"{c}"' for c in choices)
+        raise ValueError(f"{name} must be {options}, got {value!r}")
+    return value
+
+
+def check_probability(p: object, name: str = "dropout: p") -> float:
+    """Return the dropout probability ``p`` (of DROPPING a unit) as a float in [0, 1)."""
+    try:
+        pf = float(p)  # type: ignore[arg-type]
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be a probability in [0, 1), got {p!r}") from exc
+    if not 0.0 <= pf < 1.0:
+        raise ValueError(
+            f"{name} must be a probability in [0, 1), got {pf} "
+            "(p is the probability of DROPPING a unit; p = 1 would drop everything)"
+        )
+    return pf
+
+
+def check_fraction(value: object, name: str) -> float:
+    """Return ``value`` as a float in [0, 1) (a validation or test fraction)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ValueError(f"{name} must be a fraction in [0, 1), got {value!r}")
+    if not 0.0 <= value < 1.0:
+        raise ValueError(f"{name} must be a fraction in [0, 1), got {value}")
+    return float(value)
+
+
+def check_noise(noise: object) -> float:
+    """Return a data set's ``noise`` level as a finite float >= 0."""
+    if isinstance(noise, bool) or not isinstance(noise, (int, float, np.integer, np.floating)):
+        raise ValueError(f"noise must be a number >= 0, got {noise!r}")
+    if not np.isfinite(noise) or noise < 0:
+        raise ValueError(f"noise must be a finite number >= 0, got {noise}")
+    return float(noise)
+
+
+def check_size(value: object, name: str) -> int:
+    """Return a layer size (``in_features``, ``num_features``) as a positive ``int``."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value <= 0:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return int(value)
+
+
+def check_shape(shape: object, fn: str) -> tuple[int, ...]:
+    """Return an array shape (an int or a sequence of positive ints) as a tuple."""
+    dims = (shape,) if isinstance(shape, int | np.integer) else shape
+    try:
+        out = tuple(int(d) for d in dims)  # type: ignore[union-attr]
+        ok = all(int(d) == d and not isinstance(d, bool) for d in dims)  # type: ignore[union-attr]
+    except (TypeError, ValueError):
+        ok = False
+    if not ok or any(d <= 0 for d in out):
+        raise ValueError(
+            f"{fn}: shape must be a positive int or a tuple of positive ints, got {shape!r}"
+        )
+    return out
+
+
+def check_initializer(init: object, known: Mapping[str, Any], who: str) -> Any:
+    """An initialiser: a name in ``known`` (``init.INITIALIZERS``) or a callable."""
+    if isinstance(init, str):
+        if init not in known:
+            raise ValueError(
+                f"{who}: unknown init {init!r}; choose one of {sorted(known)} "
+                "or pass a callable (shape, rng) -> array"
+            )
+        return known[init]
+    if not callable(init):
+        raise ValueError(f"{who}: init must be a name or a callable, got {init!r}")
+    return init
+
+
+def check_assignment(owner: object, name: str, value: object, kind: type, what: str) -> None:
+    """Refuse to replace a registered Parameter (or child Module) of ``owner`` by anything
+    but one of ``kind`` or ``None``: a plain array would silently leave ``parameters()``
+    and never be trained (``TypeError`` naming the fix)."""
+    if value is None or isinstance(value, kind):
+        return
+    cls = type(owner).__name__
+    fix = (
+        f"To change its values, write into it: module.{name}.data[...] = value; to replace "
+        "it, assign nn.Parameter(value)."
+        if what == "a Parameter"
+        else "Assign a Module (or None to remove it)."
+    )
+    raise TypeError(
+        f"cannot assign {type(value).__name__} to {cls}.{name}, {what}: it would leave "
+        f"parameters() and never be trained. {fix}"
+    )
+
+
+def check_split(
+    X: object, y: object, val_size: object, test_size: object, stratify: bool
+) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """Arguments of ``data.train_val_test_split``: X and y with one sample axis of equal
+    length, fractions that leave training data, integer labels when stratifying."""
+    X, y = np.asarray(X), np.asarray(y)
+    if X.ndim == 0 or y.ndim == 0:
+        raise ValueError(
+            f"X and y must have a first (sample) axis, got shapes {X.shape} and {y.shape}"
+        )
+    if X.shape[0] != y.shape[0]:
+        raise ValueError(
+            f"X and y must have the same number of samples, got {X.shape[0]} and {y.shape[0]}"
+        )
+    check_nonempty_batch(X, "X")
+    val_size = check_fraction(val_size, "val_size")
+    test_size = check_fraction(test_size, "test_size")
+    if val_size + test_size >= 1.0:
+        raise ValueError(
+            f"val_size + test_size must be < 1 to leave training data, got {val_size} + {test_size}"
+        )
+    if stratify and (y.ndim != 1 or y.dtype.kind not in "iub"):
+        raise ValueError(
+            "stratify=True needs integer class labels y of shape (N,), "
+            f"got dtype {y.dtype} and shape {y.shape}; pass stratify=False for "
+            "regression targets"
+        )
+    return X, y, val_size, test_size
+
+
+# -- layer inputs (functional's forward/backward pairs, nn's modules) -------------------
+
+
+def check_batch(x: object, name: str, ndim: int | Sequence[int] | None = None) -> np.ndarray:
+    """:func:`as_float_array` and a non-empty batch (at least one row)."""
+    arr = as_float_array(x, name, ndim=ndim)
+    check_nonempty_batch(arr, name)
+    return arr
+
+
+def private_copy(arr: np.ndarray, original: object) -> np.ndarray:
+    """``arr`` (converted from ``original``) as an array no caller can change in place.
+
+    The conversion already made a new array when it changed the dtype or read a list; an
+    ndarray passed in, or a view of another object's memory (a torch tensor, a memoryview,
+    a read-only buffer), is copied, so that a later in-place change of the caller's data
+    cannot reach a cache.
+    """
+    fresh = arr is not original and arr.flags.owndata and not isinstance(original, np.ndarray)
+    return arr if fresh else arr.copy()
+
+
+def check_linear(x: object, W: object, b: object | None) -> tuple[np.ndarray, ...]:
+    """Arrays for ``x @ W + b``: W 2-D, x of shape (N, D_in) with N >= 1, b of shape (D_out,)."""
+    W = as_float_array(W, "linear: W", ndim=2)
+    d_in, d_out = W.shape
+    xa = as_float_array(x, "linear: x")
+    if xa.ndim != 2 or xa.shape[1] != d_in:
+        raise ValueError(
+            f"linear: x must have shape (N, {d_in}) to match W of shape {W.shape}, got {xa.shape}"
+        )
+    check_nonempty_batch(xa, "linear: x")
+    if b is not None:
+        b = as_float_array(b, "linear: b")
+        if b.shape != (d_out,):
+            raise ValueError(
+                f"linear: b must have shape ({d_out},) to match W of shape {W.shape}, got {b.shape}"
+            )
+    return xa, W, b  # type: ignore[return-value]
+
+
+def check_features(x: object, name: str, features: int) -> np.ndarray:
+    """A module's input: a real batch of shape (N, features)."""
+    arr = as_float_array(x, f"{name}: x")
+    if arr.ndim != 2 or arr.shape[1] != features:
+        raise ValueError(f"{name} expects input of shape (N, {features}), got {arr.shape}")
+    return arr
+
+
+def check_vector(v: object, name: str, d: int) -> np.ndarray:
+    """A per-feature vector (gamma, beta) of shape (d,)."""
+    arr = as_float_array(v, name)
+    if arr.shape != (d,):
+        raise ValueError(f"{name} must have shape ({d},) (one per feature), got {arr.shape}")
+    return arr
+
+
+def check_running_stat(v: object, name: str, d: int, required: bool) -> np.ndarray | None:
+    """A running statistic of batch norm: None (not tracked) or a float (d,) ndarray."""
+    if v is None:
+        if required:
+            raise ValueError(f"batchnorm: {name} is required in eval mode, got None")
+        return None
+    if not isinstance(v, np.ndarray) or v.dtype.kind != "f":
+        got = f"array of dtype {v.dtype}" if isinstance(v, np.ndarray) else type(v).__name__
+        raise ValueError(
+            f"batchnorm: {name} must be a float ndarray (it is updated in place), got {got}"
+        )
+    if v.shape != (d,):
+        raise ValueError(f"batchnorm: {name} must have shape ({d},), got {v.shape}")
+    return v
+
+
+def check_norm(
+    x: object, gamma: object, beta: object, eps: object, op: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """Arguments of batch and layer normalisation: x at least 2-D (N, D), gamma, beta (D,)."""
+    x = check_batch(x, f"{op}: x", ndim=2 if op == "batchnorm" else None)
+    if x.ndim < 2:  # layernorm accepts (..., D)
+        raise ValueError(f"{op}: x must be at least 2-D (N, D), got shape {x.shape}")
+    d = x.shape[-1]
+    return (
+        x,
+        check_vector(gamma, f"{op}: gamma", d),
+        check_vector(beta, f"{op}: beta", d),
+        check_scalar(eps, f"{op}: eps", low=0.0, strict=True),
+    )
+
+
+def check_batchnorm(
+    x: object,
+    gamma: object,
+    beta: object,
+    running: tuple[object, object],
+    training: bool,
+    momentum: object,
+    eps: object,
+) -> tuple[Any, ...]:
+    """Arguments of ``batchnorm_forward``; in training mode at least 2 rows (a variance)."""
+    x, gamma, beta, eps = check_norm(x, gamma, beta, eps, "batchnorm")
+    n, d = x.shape
+    running_mean, running_var = (
+        check_running_stat(v, name, d, required=not training)
+        for v, name in zip(running, ("running_mean", "running_var"), strict=True)
+    )
+    momentum = check_scalar(momentum, "batchnorm: momentum", low=0.0)
+    if training and n < 2:
+        raise ValueError(
+            f"batchnorm: training mode needs at least 2 samples per batch to estimate a "
+            f"variance, got x of shape {x.shape}. If this is the last, short mini-batch of "
+            "an epoch: with train.fit, pass drop_last=True (its default already drops a "
+            "last batch of one when the model has BatchNorm); in your own loop, skip it "
+            "(data.minibatches(..., drop_last=True)) or pick a batch_size that leaves none. "
+            "To run a single example through the model, call model.eval() first (the "
+            "running statistics are then used)."
+        )
+    return x, gamma, beta, running_mean, running_var, momentum, eps
+
+
+def check_backward(dout: object, cache: object, op: str) -> np.ndarray:
+    """``dout`` for ``{op}_backward``: the cache came from ``{op}_forward``, ``dout`` has
+    the forward output's shape, and every array saved with a fingerprint (key ``"W"`` with
+    ``"W_fingerprint"``) is unchanged since the forward pass (else ``RuntimeError``)."""
+    if not isinstance(cache, dict) or cache.get("op") != op:
+        got = cache.get("op") if isinstance(cache, dict) else type(cache).__name__
+        raise ValueError(
+            f"{op}_backward needs the cache returned by {op}_forward, got a cache from {got!s}"
+        )
+    dout = as_float_array(dout, f"{op}_backward: dout")
+    want = cache["out_shape"]
+    if dout.shape != want:
+        raise ValueError(
+            f"{op}_backward: dout must have the forward output's shape {want}, got {dout.shape}"
+        )
+    for key, saved in cache.items():
+        if key.endswith("_fingerprint"):
+            name = key.removesuffix("_fingerprint")
+            what = f"{op}_backward: the weight {name} saved by {op}_forward"
+            check_unchanged(cache[name], saved, what)
+    return dout
 
 
 _PROBES: dict[np.dtype, np.ndarray] = {}

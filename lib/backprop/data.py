@@ -19,7 +19,13 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from ._checks import as_labels, check_nonempty_batch, check_rng
+from ._checks import (
+    as_labels,
+    check_int,
+    check_noise,
+    check_rng,
+    check_split,
+)
 
 __all__ = [
     "load_digits",
@@ -29,22 +35,6 @@ __all__ = [
     "one_hot",
     "train_val_test_split",
 ]
-
-
-def _check_int(value: object, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value}")
-    return int(value)
-
-
-def _check_noise(noise: object) -> float:
-    if isinstance(noise, bool) or not isinstance(noise, (int, float, np.integer, np.floating)):
-        raise ValueError(f"noise must be a number >= 0, got {noise!r}")
-    if not np.isfinite(noise) or noise < 0:
-        raise ValueError(f"noise must be a finite number >= 0, got {noise}")
-    return float(noise)
 
 
 def make_spirals(
@@ -60,9 +50,9 @@ def make_spirals(
         returns: X ``(n_classes * n_per_class, 2)`` float64, y ``(n_classes * n_per_class,)`` int64
         (rows grouped by class).
     """
-    n = _check_int(n_per_class, "n_per_class", 2)
-    k = _check_int(n_classes, "n_classes", 2)
-    noise = _check_noise(noise)
+    n = check_int(n_per_class, "n_per_class", 2)
+    k = check_int(n_classes, "n_classes", 2)
+    noise = check_noise(noise)
     rng = check_rng(rng)
     X = np.empty((n * k, 2), dtype=np.float64)
     y = np.empty(n * k, dtype=np.int64)
@@ -87,8 +77,8 @@ def make_moons(
     Shapes:
         returns: X ``(n_samples, 2)`` float64, y ``(n_samples,)`` int64.
     """
-    n = _check_int(n_samples, "n_samples", 2)
-    noise = _check_noise(noise)
+    n = check_int(n_samples, "n_samples", 2)
+    noise = check_noise(noise)
     rng = check_rng(rng)
     n_out = n // 2
     n_in = n - n_out
@@ -138,12 +128,22 @@ def _allocate(total: int, counts: np.ndarray) -> np.ndarray:
     return np.minimum(parts, counts)
 
 
-def _check_fraction(value: object, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ValueError(f"{name} must be a fraction in [0, 1), got {value!r}")
-    if not 0.0 <= value < 1.0:
-        raise ValueError(f"{name} must be a fraction in [0, 1), got {value}")
-    return float(value)
+def _stratified_indices(
+    y: np.ndarray, n_val: int, n_test: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Shuffled train / validation / test row indices with every class in proportion."""
+    classes, inverse, counts = np.unique(y, return_inverse=True, return_counts=True)
+    test_parts = _allocate(n_test, counts)
+    val_parts = _allocate(n_val, counts - test_parts)
+    test_idx, val_idx, train_idx = [], [], []
+    for c in range(len(classes)):
+        idx = rng.permutation(np.flatnonzero(inverse == c))
+        a, b = test_parts[c], test_parts[c] + val_parts[c]
+        test_idx.append(idx[:a])
+        val_idx.append(idx[a:b])
+        train_idx.append(idx[b:])
+    tr, va, te = (rng.permutation(np.concatenate(p)) for p in (train_idx, val_idx, test_idx))
+    return tr, va, te
 
 
 def train_val_test_split(
@@ -166,47 +166,13 @@ def train_val_test_split(
         returns: ``X_train, y_train, X_val, y_val, X_test, y_test`` with rows from X and y.
     """
     rng = check_rng(rng)
-    X = np.asarray(X)
-    y = np.asarray(y)
-    if X.ndim == 0 or y.ndim == 0:
-        raise ValueError(
-            f"X and y must have a first (sample) axis, got shapes {X.shape} and {y.shape}"
-        )
-    if X.shape[0] != y.shape[0]:
-        raise ValueError(
-            f"X and y must have the same number of samples, got {X.shape[0]} and {y.shape[0]}"
-        )
-    check_nonempty_batch(X, "X")
-    val_size = _check_fraction(val_size, "val_size")
-    test_size = _check_fraction(test_size, "test_size")
-    if val_size + test_size >= 1.0:
-        raise ValueError(
-            f"val_size + test_size must be < 1 to leave training data, got {val_size} + {test_size}"
-        )
+    X, y, val_size, test_size = check_split(X, y, val_size, test_size, stratify)
     n = X.shape[0]
-    n_test = round(test_size * n)
-    n_val = round(val_size * n)
+    n_test, n_val = round(test_size * n), round(val_size * n)
     if n - n_test - n_val < 1:
         raise ValueError(f"no training samples left: N={n}, n_val={n_val}, n_test={n_test}")
-
     if stratify:
-        if y.ndim != 1 or y.dtype.kind not in "iub":
-            raise ValueError(
-                "stratify=True needs integer class labels y of shape (N,), "
-                f"got dtype {y.dtype} and shape {y.shape}; pass stratify=False for "
-                "regression targets"
-            )
-        classes, inverse, counts = np.unique(y, return_inverse=True, return_counts=True)
-        test_parts = _allocate(n_test, counts)
-        val_parts = _allocate(n_val, counts - test_parts)
-        test_idx, val_idx, train_idx = [], [], []
-        for c in range(len(classes)):
-            idx = rng.permutation(np.flatnonzero(inverse == c))
-            a, b = test_parts[c], test_parts[c] + val_parts[c]
-            test_idx.append(idx[:a])
-            val_idx.append(idx[a:b])
-            train_idx.append(idx[b:])
-        tr, va, te = (rng.permutation(np.concatenate(p)) for p in (train_idx, val_idx, test_idx))
+        tr, va, te = _stratified_indices(y, n_val, n_test, rng)
     else:
         perm = rng.permutation(n)
         te, va, tr = perm[:n_test], perm[n_test : n_test + n_val], perm[n_test + n_val :]
@@ -234,7 +200,7 @@ def minibatches(
         X: (N, ...), y: (N, ...). Yields ``(B, ...)`` and ``(B, ...)`` with ``B <= batch_size``
         (``B == batch_size`` with ``drop_last=True``).
     """
-    batch_size = _check_int(batch_size, "batch_size", 1)
+    batch_size = check_int(batch_size, "batch_size", 1)
     if not isinstance(drop_last, bool | np.bool_):
         raise ValueError(f"drop_last must be True or False, got {drop_last!r}")
     X = np.asarray(X)
@@ -265,7 +231,7 @@ def one_hot(y: np.ndarray, n_classes: int) -> np.ndarray:
     Shapes:
         y: (N,) integers in ``[0, n_classes)``. returns: (N, n_classes) float64.
     """
-    n_classes = _check_int(n_classes, "n_classes", 1)
+    n_classes = check_int(n_classes, "n_classes", 1)
     arr = np.asarray(y)
     if arr.ndim != 1:
         raise ValueError(f"y must be integer labels of shape (N,), got shape {arr.shape}")

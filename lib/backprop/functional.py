@@ -25,10 +25,17 @@ from scipy.special import erf as _erf
 
 from ._checks import (
     as_float_array,
-    check_nonempty_batch,
+    check_backward,
+    check_batch,
+    check_batchnorm,
+    check_choice,
+    check_linear,
+    check_norm,
+    check_probability,
     check_rng,
-    check_unchanged,
+    check_scalar,
     fingerprint,
+    private_copy,
 )
 
 __all__ = [
@@ -81,47 +88,10 @@ _SELU_SCALE = 1.0507009873554804934193349852946
 
 
 # --------------------------------------------------------------------------------------
-# helpers
+# helpers (arguments are checked by ``_checks`` at the top of each public function)
 # --------------------------------------------------------------------------------------
-def _input(x: object, op: str, ndim: int | tuple[int, ...] | None = None) -> np.ndarray:
-    """Validate a forward input: real numbers, the right rank, and a non-empty batch."""
-    arr = as_float_array(x, f"{op}: x", ndim=ndim)
-    check_nonempty_batch(arr, f"{op}: x")
-    return arr
-
-
 def _cache(op: str, out_shape: tuple[int, ...], **fields: Any) -> Cache:
     return {"op": op, "out_shape": out_shape, **fields}
-
-
-def _open(dout: object, cache: object, op: str) -> tuple[np.ndarray, Cache]:
-    """Check that ``cache`` came from ``{op}_forward`` and ``dout`` has its output's shape."""
-    if not isinstance(cache, dict) or cache.get("op") != op:
-        got = cache.get("op") if isinstance(cache, dict) else type(cache).__name__
-        raise ValueError(
-            f"{op}_backward needs the cache returned by {op}_forward, got a cache from {got!s}"
-        )
-    g = as_float_array(dout, f"{op}_backward: dout")
-    want = cache["out_shape"]
-    if g.shape != want:
-        raise ValueError(
-            f"{op}_backward: dout must have the forward output's shape {want}, got {g.shape}"
-        )
-    return g, cache
-
-
-def _check_scalar(
-    value: object, name: str, *, low: float | None = None, strict: bool = False
-) -> float:
-    try:
-        v = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be a real number, got {value!r}") from exc
-    if not math.isfinite(v):
-        raise ValueError(f"{name} must be finite, got {v}")
-    if low is not None and (v <= low if strict else v < low):
-        raise ValueError(f"{name} must be {'>' if strict else '>='} {low}, got {v}")
-    return v
 
 
 def _stable_softplus(z: np.ndarray) -> np.ndarray:
@@ -206,36 +176,25 @@ def linear_forward(x: object, W: object, b: object | None) -> tuple[np.ndarray, 
 
     out[n, j] = sum_i x[n, i] W[i, j] + b[j].  ``b`` may be ``None`` (no bias).
 
+    Backward needs x and W as they are now. The cache holds a private copy of x (N x D_in,
+    cheap next to the product), so an in-place change of the caller's x (or of the torch
+    tensor or buffer it views) cannot reach dW. W is not copied (a D_in x D_out copy per
+    step is costly for wide layers) but fingerprinted: backward raises if it changed in
+    place meanwhile (e.g. an optimizer step before backward).
+
     Shapes:
         x: (N, D_in), W: (D_in, D_out), b: (D_out,) -> out: (N, D_out).
+    Raises:
+        ValueError: W not 2-D, x not (N, D_in) with N >= 1, b not (D_out,), non-real data.
     """
-    Wa = as_float_array(W, "linear: W", ndim=2)
-    d_in, d_out = Wa.shape
-    xa = as_float_array(x, "linear: x")
-    if xa.ndim != 2 or xa.shape[1] != d_in:
-        raise ValueError(
-            f"linear: x must have shape (N, {d_in}) to match W of shape {Wa.shape}, got {xa.shape}"
-        )
-    check_nonempty_batch(xa, "linear: x")
-    out = xa @ Wa
+    x_in = x
+    x, W, b = check_linear(x, W, b)
+    out = x @ W
     if b is not None:
-        ba = as_float_array(b, "linear: b")
-        if ba.shape != (d_out,):
-            raise ValueError(
-                f"linear: b must have shape ({d_out},) to match W of shape {Wa.shape}, "
-                f"got {ba.shape}"
-            )
-        if ba.dtype == out.dtype:
-            out += ba  # out is a fresh array: add in place, no second (N, D_out) array
-        else:
-            out = out + ba  # mixed precision: let NumPy promote
-    # backward needs x and W as they were now. x is copied (N x D_in, cheap next to the
-    # product), so a caller's in-place change to x cannot reach dW; W is not copied (D_in x
-    # D_out per step would be costly for wide layers) but fingerprinted, and backward
-    # raises if it changed in place meanwhile (e.g. an optimizer step before backward).
-    x_saved = xa.copy() if xa is x else xa  # xa is a new array when x needed converting
-    cache = _cache("linear", out.shape, x=x_saved, W=Wa, has_bias=b is not None)
-    cache["W_fingerprint"] = fingerprint(Wa)
+        out = np.add(out, b, out=out if b.dtype == out.dtype else None)  # no second array
+    x_saved = private_copy(x, x_in)
+    cache = _cache("linear", out.shape, x=x_saved, W=W, has_bias=b is not None)
+    cache["W_fingerprint"] = fingerprint(W)  # check_backward compares it
     return out, cache
 
 
@@ -250,13 +209,15 @@ def linear_backward(
 
     Shapes:
         dout: (N, D_out) -> dx: (N, D_in), dW: (D_in, D_out), db: (D_out,).
+    Raises:
+        ValueError: a cache from another op, dout not of the output's shape.
+        RuntimeError: W changed in place since the forward pass.
     """
-    dout, c = _open(dout, cache, "linear")
-    x, W = c["x"], c["W"]
-    check_unchanged(W, c["W_fingerprint"], "linear_backward: the weight W saved by linear_forward")
+    dout = check_backward(dout, cache, "linear")
+    x, W = cache["x"], cache["W"]
     dx = dout @ W.T if needs_input_grad else None
     dW = x.T @ dout
-    db = dout.sum(axis=0) if c["has_bias"] else None
+    db = dout.sum(axis=0) if cache["has_bias"] else None
     return dx, dW, db
 
 
@@ -270,8 +231,8 @@ def linear_backward(
 # costs nothing extra in training.
 # --------------------------------------------------------------------------------------
 def _activation_backward(dout: object, cache: Cache, op: str) -> np.ndarray:
-    dout, c = _open(dout, cache, op)
-    return dout * c["deriv"]
+    """dx = dout * g'(x), with g'(x) saved by the forward pass."""
+    return check_backward(dout, cache, op) * cache["deriv"]
 
 
 def sigmoid_forward(x: object) -> tuple[np.ndarray, Cache]:
@@ -282,8 +243,8 @@ def sigmoid_forward(x: object) -> tuple[np.ndarray, Cache]:
     Shapes:
         x: any shape -> out: same shape.
     """
-    xa = _input(x, "sigmoid")
-    s = sigmoid(xa)
+    x = check_batch(x, "sigmoid: x")
+    s = sigmoid(x)
     return s, _cache("sigmoid", s.shape, deriv=s * (1.0 - s))
 
 
@@ -304,8 +265,8 @@ def tanh_forward(x: object) -> tuple[np.ndarray, Cache]:
     Shapes:
         x: any shape -> out: same shape.
     """
-    xa = _input(x, "tanh")
-    out = np.tanh(xa)
+    x = check_batch(x, "tanh: x")
+    out = np.tanh(x)
     return out, _cache("tanh", out.shape, deriv=1.0 - out**2)
 
 
@@ -324,9 +285,9 @@ def relu_forward(x: object) -> tuple[np.ndarray, Cache]:
     Shapes:
         x: any shape -> out: same shape.
     """
-    xa = _input(x, "relu")
-    out = np.maximum(xa, 0)
-    return out, _cache("relu", out.shape, deriv=xa > 0)
+    x = check_batch(x, "relu: x")
+    out = np.maximum(x, 0.0)
+    return out, _cache("relu", out.shape, deriv=x > 0)
 
 
 def relu_backward(dout: object, cache: Cache) -> np.ndarray:
@@ -344,10 +305,10 @@ def leaky_relu_forward(x: object, negative_slope: float = 0.01) -> tuple[np.ndar
     Shapes:
         x: any shape -> out: same shape.
     """
-    a = _check_scalar(negative_slope, "leaky_relu: negative_slope")
-    xa = _input(x, "leaky_relu")
-    out = np.where(xa > 0, xa, a * xa).astype(xa.dtype, copy=False)
-    deriv = np.where(xa > 0, 1.0, a).astype(xa.dtype, copy=False)
+    a = check_scalar(negative_slope, "leaky_relu: negative_slope")
+    x = check_batch(x, "leaky_relu: x")
+    out = np.where(x > 0, x, a * x).astype(x.dtype, copy=False)
+    deriv = np.where(x > 0, 1.0, a).astype(x.dtype, copy=False)
     return out, _cache("leaky_relu", out.shape, deriv=deriv)
 
 
@@ -366,11 +327,11 @@ def elu_forward(x: object, alpha: float = 1.0) -> tuple[np.ndarray, Cache]:
     Shapes:
         x: any shape -> out: same shape.
     """
-    a = _check_scalar(alpha, "elu: alpha")
-    xa = _input(x, "elu")
-    exp_neg = np.exp(np.minimum(xa, 0))
-    out = np.where(xa > 0, xa, a * np.expm1(np.minimum(xa, 0))).astype(xa.dtype, copy=False)
-    deriv = np.where(xa > 0, 1.0, a * exp_neg).astype(xa.dtype, copy=False)
+    a = check_scalar(alpha, "elu: alpha")
+    x = check_batch(x, "elu: x")
+    exp_neg = np.exp(np.minimum(x, 0))
+    out = np.where(x > 0, x, a * np.expm1(np.minimum(x, 0))).astype(x.dtype, copy=False)
+    deriv = np.where(x > 0, 1.0, a * exp_neg).astype(x.dtype, copy=False)
     return out, _cache("elu", out.shape, deriv=deriv)
 
 
@@ -394,11 +355,11 @@ def selu_forward(x: object) -> tuple[np.ndarray, Cache]:
     Shapes:
         x: any shape -> out: same shape.
     """
-    xa = _input(x, "selu")
-    neg = _SELU_ALPHA * np.expm1(np.minimum(xa, 0))
-    out = (_SELU_SCALE * np.where(xa > 0, xa, neg)).astype(xa.dtype, copy=False)
-    slope = _SELU_SCALE * np.where(xa > 0, 1.0, _SELU_ALPHA * np.exp(np.minimum(xa, 0)))
-    return out, _cache("selu", out.shape, deriv=slope.astype(xa.dtype, copy=False))
+    x = check_batch(x, "selu: x")
+    neg = _SELU_ALPHA * np.expm1(np.minimum(x, 0))
+    out = (_SELU_SCALE * np.where(x > 0, x, neg)).astype(x.dtype, copy=False)
+    slope = _SELU_SCALE * np.where(x > 0, 1.0, _SELU_ALPHA * np.exp(np.minimum(x, 0)))
+    return out, _cache("selu", out.shape, deriv=slope.astype(x.dtype, copy=False))
 
 
 def selu_backward(dout: object, cache: Cache) -> np.ndarray:
@@ -418,10 +379,10 @@ def silu_forward(x: object) -> tuple[np.ndarray, Cache]:
     Shapes:
         x: any shape -> out: same shape.
     """
-    xa = _input(x, "silu")
-    s = sigmoid(xa)
-    out = xa * s
-    return out, _cache("silu", out.shape, deriv=s * (1.0 + xa * (1.0 - s)))
+    x = check_batch(x, "silu: x")
+    s = sigmoid(x)
+    out = x * s
+    return out, _cache("silu", out.shape, deriv=s * (1.0 + x * (1.0 - s)))
 
 
 def silu_backward(dout: object, cache: Cache) -> np.ndarray:
@@ -442,10 +403,10 @@ def mish_forward(x: object) -> tuple[np.ndarray, Cache]:
     Shapes:
         x: any shape -> out: same shape.
     """
-    xa = _input(x, "mish")
-    t = np.tanh(_stable_softplus(xa))
-    out = xa * t
-    return out, _cache("mish", out.shape, deriv=t + xa * (1.0 - t * t) * sigmoid(xa))
+    x = check_batch(x, "mish: x")
+    t = np.tanh(_stable_softplus(x))
+    out = x * t
+    return out, _cache("mish", out.shape, deriv=t + x * (1.0 - t * t) * sigmoid(x))
 
 
 def mish_backward(dout: object, cache: Cache) -> np.ndarray:
@@ -467,18 +428,17 @@ def gelu_forward(x: object, approximate: str = "none") -> tuple[np.ndarray, Cach
     Shapes:
         x: any shape -> out: same shape.
     """
-    if approximate not in ("none", "tanh"):
-        raise ValueError(f'gelu: approximate must be "none" or "tanh", got {approximate!r}')
-    xa = _input(x, "gelu")
+    approximate = check_choice(approximate, "gelu: approximate", ("none", "tanh"))
+    x = check_batch(x, "gelu: x")
     if approximate == "none":
-        phi_cdf = 0.5 * (1.0 + _erf(xa * _INV_SQRT_2))
-        pdf = _INV_SQRT_2PI * np.exp(-0.5 * xa * xa)
-        out = xa * phi_cdf
-        return out, _cache("gelu", out.shape, deriv=phi_cdf + xa * pdf)
-    t = np.tanh(_SQRT_2_OVER_PI * (xa + _GELU_TANH_COEF * xa**3))
-    out = 0.5 * xa * (1.0 + t)
-    inner_grad = _SQRT_2_OVER_PI * (1.0 + 3.0 * _GELU_TANH_COEF * xa * xa)
-    deriv = 0.5 * (1.0 + t) + 0.5 * xa * (1.0 - t * t) * inner_grad
+        phi_cdf = 0.5 * (1.0 + _erf(x * _INV_SQRT_2))
+        pdf = _INV_SQRT_2PI * np.exp(-0.5 * x * x)
+        out = x * phi_cdf
+        return out, _cache("gelu", out.shape, deriv=phi_cdf + x * pdf)
+    t = np.tanh(_SQRT_2_OVER_PI * (x + _GELU_TANH_COEF * x**3))
+    out = 0.5 * x * (1.0 + t)
+    inner_grad = _SQRT_2_OVER_PI * (1.0 + 3.0 * _GELU_TANH_COEF * x * x)
+    deriv = 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * inner_grad
     return out, _cache("gelu", out.shape, deriv=deriv)
 
 
@@ -504,13 +464,13 @@ def softplus_forward(
     Shapes:
         x: any shape -> out: same shape.
     """
-    bt = _check_scalar(beta, "softplus: beta", low=0.0, strict=True)
-    th = _check_scalar(threshold, "softplus: threshold")
-    xa = _input(x, "softplus")
-    bx = bt * xa
+    bt = check_scalar(beta, "softplus: beta", low=0.0, strict=True)
+    th = check_scalar(threshold, "softplus: threshold")
+    x = check_batch(x, "softplus: x")
+    bx = bt * x
     linear = bx > th
-    out = np.where(linear, xa, _stable_softplus(bx) / bt).astype(xa.dtype, copy=False)
-    deriv = np.where(linear, 1.0, sigmoid(bx)).astype(xa.dtype, copy=False)
+    out = np.where(linear, x, _stable_softplus(bx) / bt).astype(x.dtype, copy=False)
+    deriv = np.where(linear, 1.0, sigmoid(bx)).astype(x.dtype, copy=False)
     return out, _cache("softplus", out.shape, deriv=deriv)
 
 
@@ -545,19 +505,6 @@ activation modules from this registry)."""
 # --------------------------------------------------------------------------------------
 # dropout
 # --------------------------------------------------------------------------------------
-def _check_p(p: object) -> float:
-    try:
-        pf = float(p)  # type: ignore[arg-type]
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"dropout: p must be a probability in [0, 1), got {p!r}") from exc
-    if not 0.0 <= pf < 1.0:
-        raise ValueError(
-            f"dropout: p must be a probability in [0, 1), got {pf} "
-            "(p is the probability of DROPPING a unit; p = 1 would drop everything)"
-        )
-    return pf
-
-
 def dropout_forward(
     x: object, p: float, rng: np.random.Generator | None, training: bool = True
 ) -> tuple[np.ndarray, Cache]:
@@ -568,14 +515,15 @@ def dropout_forward(
 
     Shapes:
         x: any shape -> out: same shape.
+    Raises:
+        ValueError: p outside [0, 1), rng not a ``np.random.Generator`` (training mode).
     """
-    pf = _check_p(p)
-    xa = _input(x, "dropout")
-    if not training or pf == 0.0:
-        return xa, _cache("dropout", xa.shape, mask=None)
-    gen = check_rng(rng, "dropout: rng")
-    mask = (gen.random(xa.shape) >= pf).astype(xa.dtype) / xa.dtype.type(1.0 - pf)
-    out = xa * mask
+    p, x = check_probability(p), check_batch(x, "dropout: x")
+    if not training or p == 0.0:
+        return x, _cache("dropout", x.shape, mask=None)
+    rng = check_rng(rng, "dropout: rng")
+    mask = (rng.random(x.shape) >= p).astype(x.dtype) / x.dtype.type(1.0 - p)
+    out = x * mask
     return out, _cache("dropout", out.shape, mask=mask)
 
 
@@ -585,33 +533,19 @@ def dropout_backward(dout: object, cache: Cache) -> np.ndarray:
     Shapes:
         dout: same shape as the forward output -> dx: same shape.
     """
-    g, c = _open(dout, cache, "dropout")
-    return g if c["mask"] is None else g * c["mask"]
+    dout = check_backward(dout, cache, "dropout")
+    mask = cache["mask"]
+    return dout if mask is None else dout * mask
 
 
 # --------------------------------------------------------------------------------------
 # normalisation
 # --------------------------------------------------------------------------------------
-def _vector(v: object, name: str, d: int) -> np.ndarray:
-    arr = as_float_array(v, name)
-    if arr.shape != (d,):
-        raise ValueError(f"{name} must have shape ({d},) (one per feature), got {arr.shape}")
-    return arr
-
-
-def _running(v: np.ndarray | None, name: str, d: int, required: bool) -> np.ndarray | None:
-    if v is None:
-        if required:
-            raise ValueError(f"batchnorm: {name} is required in eval mode, got None")
-        return None
-    if not isinstance(v, np.ndarray) or v.dtype.kind != "f":
-        got = f"array of dtype {v.dtype}" if isinstance(v, np.ndarray) else type(v).__name__
-        raise ValueError(
-            f"batchnorm: {name} must be a float ndarray (it is updated in place), got {got}"
-        )
-    if v.shape != (d,):
-        raise ValueError(f"batchnorm: {name} must have shape ({d},), got {v.shape}")
-    return v
+def _update_running(running: np.ndarray | None, batch_value: np.ndarray, momentum: float) -> None:
+    """running <- (1 - momentum) running + momentum batch_value, in place (if tracked)."""
+    if running is not None:
+        running *= 1.0 - momentum
+        running += momentum * batch_value
 
 
 def batchnorm_forward(
@@ -631,46 +565,38 @@ def batchnorm_forward(
               running_mean <- (1 - momentum) running_mean + momentum mu,
               running_var  <- (1 - momentum) running_var + momentum var * N / (N - 1).
     eval:     x_hat = (x - running_mean) / sqrt(running_var + eps), out = gamma * x_hat + beta.
-    In training mode the running statistics may be ``None`` (not tracked).
+    In training mode the running statistics may be ``None`` (not tracked). The cache
+    holds a copy of gamma (D numbers): an optimizer may update gamma in place before
+    backward, which needs the value used here.
 
     Shapes:
         x: (N, D), gamma, beta, running_mean, running_var: (D,) -> out: (N, D).
+    Raises:
+        ValueError: shapes or dtypes that do not match, momentum < 0, eps <= 0, missing
+            running statistics in eval mode, fewer than 2 rows in training mode.
     """
-    xa = _input(x, "batchnorm", ndim=2)
-    n, d = xa.shape
-    g = _vector(gamma, "batchnorm: gamma", d)
-    b = _vector(beta, "batchnorm: beta", d)
-    rm = _running(running_mean, "running_mean", d, required=not training)
-    rv = _running(running_var, "running_var", d, required=not training)
-    m = _check_scalar(momentum, "batchnorm: momentum", low=0.0)
-    e = _check_scalar(eps, "batchnorm: eps", low=0.0, strict=True)
+    x, gamma, beta, running_mean, running_var, momentum, eps = check_batchnorm(
+        x, gamma, beta, (running_mean, running_var), training, momentum, eps
+    )
     if training:
-        if n < 2:
-            raise ValueError(
-                f"batchnorm: training mode needs at least 2 samples per batch to estimate "
-                f"a variance, got x of shape {xa.shape}. With train.fit, pass drop_last=True "
-                "(or a batch_size that leaves no last batch of one); to run a single example "
-                "through the model, call model.eval() first"
-            )
-        mu = xa.mean(axis=0)
-        var = xa.var(axis=0)
-        if rm is not None:
-            rm *= 1.0 - m
-            rm += m * mu
-        if rv is not None:
-            rv *= 1.0 - m
-            rv += m * var * (n / (n - 1))
+        n = x.shape[0]
+        mu, var = x.mean(axis=0), x.var(axis=0)
+        _update_running(running_mean, mu, momentum)
+        _update_running(running_var, var * (n / (n - 1)), momentum)
     else:
-        assert rm is not None and rv is not None
-        mu = rm.astype(xa.dtype, copy=True)
-        var = rv.astype(xa.dtype, copy=True)
-    inv_std = 1.0 / np.sqrt(var + e)
-    x_hat = (xa - mu) * inv_std
-    out = g * x_hat + b
-    # gamma is copied (D numbers): it is usually a Parameter that an optimizer updates in
-    # place, and backward needs the value used here.
-    cache = _cache("batchnorm", out.shape, x_hat=x_hat, inv_std=inv_std, gamma=g.copy())
-    cache["training"] = bool(training)
+        mu = running_mean.astype(x.dtype, copy=True)  # type: ignore[union-attr]
+        var = running_var.astype(x.dtype, copy=True)  # type: ignore[union-attr]
+    inv_std = 1.0 / np.sqrt(var + eps)
+    x_hat = (x - mu) * inv_std
+    out = gamma * x_hat + beta
+    cache = _cache(
+        "batchnorm",
+        out.shape,
+        x_hat=x_hat,
+        inv_std=inv_std,
+        gamma=gamma.copy(),
+        training=bool(training),
+    )
     return out, cache
 
 
@@ -685,12 +611,12 @@ def batchnorm_backward(dout: object, cache: Cache) -> tuple[np.ndarray, np.ndarr
     Shapes:
         dout: (N, D) -> dx: (N, D), dgamma: (D,), dbeta: (D,).
     """
-    gout, c = _open(dout, cache, "batchnorm")
-    x_hat, inv_std = c["x_hat"], c["inv_std"]
-    dgamma = (gout * x_hat).sum(axis=0)
-    dbeta = gout.sum(axis=0)
-    g = gout * c["gamma"]
-    if not c["training"]:
+    dout = check_backward(dout, cache, "batchnorm")
+    x_hat, inv_std, gamma = cache["x_hat"], cache["inv_std"], cache["gamma"]
+    dgamma = (dout * x_hat).sum(axis=0)
+    dbeta = dout.sum(axis=0)
+    g = dout * gamma
+    if not cache["training"]:
         return g * inv_std, dgamma, dbeta
     n = g.shape[0]
     dx = (inv_std / n) * (n * g - g.sum(axis=0) - x_hat * (g * x_hat).sum(axis=0))
@@ -707,20 +633,16 @@ def layernorm_forward(
 
     Shapes:
         x: (N, D) (or (..., D)), gamma, beta: (D,) -> out: same shape as x.
+    Raises:
+        ValueError: x not at least 2-D or empty, gamma/beta not (D,), eps <= 0.
     """
-    xa = _input(x, "layernorm")
-    if xa.ndim < 2:
-        raise ValueError(f"layernorm: x must be at least 2-D (N, D), got shape {xa.shape}")
-    d = xa.shape[-1]
-    g = _vector(gamma, "layernorm: gamma", d)
-    b = _vector(beta, "layernorm: beta", d)
-    e = _check_scalar(eps, "layernorm: eps", low=0.0, strict=True)
-    mu = xa.mean(axis=-1, keepdims=True)
-    var = xa.var(axis=-1, keepdims=True)
-    inv_std = 1.0 / np.sqrt(var + e)
-    x_hat = (xa - mu) * inv_std
-    out = g * x_hat + b
-    return out, _cache("layernorm", out.shape, x_hat=x_hat, inv_std=inv_std, gamma=g.copy())
+    x, gamma, beta, eps = check_norm(x, gamma, beta, eps, "layernorm")
+    mu = x.mean(axis=-1, keepdims=True)
+    var = x.var(axis=-1, keepdims=True)
+    inv_std = 1.0 / np.sqrt(var + eps)
+    x_hat = (x - mu) * inv_std
+    out = gamma * x_hat + beta
+    return out, _cache("layernorm", out.shape, x_hat=x_hat, inv_std=inv_std, gamma=gamma.copy())
 
 
 def layernorm_backward(dout: object, cache: Cache) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -733,12 +655,12 @@ def layernorm_backward(dout: object, cache: Cache) -> tuple[np.ndarray, np.ndarr
     Shapes:
         dout: (N, D) -> dx: (N, D), dgamma: (D,), dbeta: (D,).
     """
-    gout, c = _open(dout, cache, "layernorm")
-    x_hat, inv_std = c["x_hat"], c["inv_std"]
-    axes = tuple(range(gout.ndim - 1))
-    dgamma = (gout * x_hat).sum(axis=axes)
-    dbeta = gout.sum(axis=axes)
-    g = gout * c["gamma"]
+    dout = check_backward(dout, cache, "layernorm")
+    x_hat, inv_std, gamma = cache["x_hat"], cache["inv_std"], cache["gamma"]
+    samples = tuple(range(dout.ndim - 1))
+    dgamma = (dout * x_hat).sum(axis=samples)
+    dbeta = dout.sum(axis=samples)
+    g = dout * gamma
     dx = inv_std * (
         g - g.mean(axis=-1, keepdims=True) - x_hat * (g * x_hat).mean(axis=-1, keepdims=True)
     )

@@ -26,10 +26,11 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from ._checks import check_rng
+from ._checks import check_initializer, check_positive, check_rng, check_shape
 
 __all__ = [
     "INITIALIZERS",
+    "draw",
     "fan_in_fan_out",
     "he_normal",
     "he_uniform",
@@ -42,20 +43,6 @@ __all__ = [
 Shape = int | Sequence[int]
 
 
-def _shape(shape: object, fn: str) -> tuple[int, ...]:
-    dims = (shape,) if isinstance(shape, int | np.integer) else shape
-    try:
-        out = tuple(int(d) for d in dims)  # type: ignore[union-attr]
-        ok = all(int(d) == d and not isinstance(d, bool) for d in dims)  # type: ignore[union-attr]
-    except (TypeError, ValueError):
-        ok = False
-    if not ok or any(d <= 0 for d in out):
-        raise ValueError(
-            f"{fn}: shape must be a positive int or a tuple of positive ints, got {shape!r}"
-        )
-    return out
-
-
 def fan_in_fan_out(shape: Shape) -> tuple[int, int]:
     """Return ``(fan_in, fan_out)`` of a weight of the given shape.
 
@@ -64,7 +51,7 @@ def fan_in_fan_out(shape: Shape) -> tuple[int, int]:
     Shapes:
         shape: (fan_in, fan_out) or (fan_in, fan_out, *kernel).
     """
-    s = _shape(shape, "fan_in_fan_out")
+    s = check_shape(shape, "fan_in_fan_out")
     if len(s) < 2:
         raise ValueError(
             f"fan_in_fan_out: a weight needs a shape (fan_in, fan_out), got {s}; "
@@ -72,16 +59,6 @@ def fan_in_fan_out(shape: Shape) -> tuple[int, int]:
         )
     r = math.prod(s[2:])
     return s[0] * r, s[1] * r
-
-
-def _positive(value: object, name: str, fn: str) -> float:
-    try:
-        v = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{fn}: {name} must be a positive number, got {value!r}") from exc
-    if not (math.isfinite(v) and v > 0):
-        raise ValueError(f"{fn}: {name} must be a positive finite number, got {v}")
-    return v
 
 
 def zeros(shape: Shape, rng: np.random.Generator | None = None) -> np.ndarray:
@@ -92,7 +69,7 @@ def zeros(shape: Shape, rng: np.random.Generator | None = None) -> np.ndarray:
     Shapes:
         shape -> array of that shape, float64.
     """
-    return np.zeros(_shape(shape, "zeros"), dtype=np.float64)
+    return np.zeros(check_shape(shape, "zeros"), dtype=np.float64)
 
 
 def normal(shape: Shape, rng: np.random.Generator, std: float = 0.01) -> np.ndarray:
@@ -101,8 +78,8 @@ def normal(shape: Shape, rng: np.random.Generator, std: float = 0.01) -> np.ndar
     Shapes:
         shape -> array of that shape, float64.
     """
-    s = _shape(shape, "normal")
-    sd = _positive(std, "std", "normal")
+    s = check_shape(shape, "normal")
+    sd = check_positive(std, "normal: std")
     return check_rng(rng, "normal: rng").normal(0.0, sd, size=s)
 
 
@@ -116,10 +93,10 @@ def xavier_uniform(shape: Shape, rng: np.random.Generator, gain: float = 1.0) ->
         shape: (fan_in, fan_out) -> array of that shape, float64.
     """
     fi, fo = fan_in_fan_out(shape)
-    g = _positive(gain, "gain", "xavier_uniform")
+    g = check_positive(gain, "xavier_uniform: gain")
     a = g * math.sqrt(6.0 / (fi + fo))
     return check_rng(rng, "xavier_uniform: rng").uniform(
-        -a, a, size=_shape(shape, "xavier_uniform")
+        -a, a, size=check_shape(shape, "xavier_uniform")
     )
 
 
@@ -133,10 +110,10 @@ def xavier_normal(shape: Shape, rng: np.random.Generator, gain: float = 1.0) -> 
         shape: (fan_in, fan_out) -> array of that shape, float64.
     """
     fi, fo = fan_in_fan_out(shape)
-    g = _positive(gain, "gain", "xavier_normal")
+    g = check_positive(gain, "xavier_normal: gain")
     std = g * math.sqrt(2.0 / (fi + fo))
     return check_rng(rng, "xavier_normal: rng").normal(
-        0.0, std, size=_shape(shape, "xavier_normal")
+        0.0, std, size=check_shape(shape, "xavier_normal")
     )
 
 
@@ -150,7 +127,7 @@ def he_uniform(shape: Shape, rng: np.random.Generator) -> np.ndarray:
     """
     fi, _ = fan_in_fan_out(shape)
     a = math.sqrt(6.0 / fi)
-    return check_rng(rng, "he_uniform: rng").uniform(-a, a, size=_shape(shape, "he_uniform"))
+    return check_rng(rng, "he_uniform: rng").uniform(-a, a, size=check_shape(shape, "he_uniform"))
 
 
 def he_normal(shape: Shape, rng: np.random.Generator) -> np.ndarray:
@@ -161,7 +138,7 @@ def he_normal(shape: Shape, rng: np.random.Generator) -> np.ndarray:
     """
     fi, _ = fan_in_fan_out(shape)
     std = math.sqrt(2.0 / fi)
-    return check_rng(rng, "he_normal: rng").normal(0.0, std, size=_shape(shape, "he_normal"))
+    return check_rng(rng, "he_normal: rng").normal(0.0, std, size=check_shape(shape, "he_normal"))
 
 
 INITIALIZERS: dict[str, Callable[[Shape, np.random.Generator], np.ndarray]] = {
@@ -173,3 +150,22 @@ INITIALIZERS: dict[str, Callable[[Shape, np.random.Generator], np.ndarray]] = {
     "he_normal": he_normal,
 }
 """Initialisers by name; each is called as ``fn(shape, rng)`` with its default options."""
+
+
+def draw(
+    init: str | Callable[..., np.ndarray],
+    shape: tuple[int, ...],
+    rng: np.random.Generator,
+    who: str,
+) -> np.ndarray:
+    """A weight of ``shape`` drawn by ``init``: a name in ``INITIALIZERS`` or a callable
+    ``(shape, rng) -> array`` (``who``, e.g. ``"Linear"``, names the caller in errors).
+
+    Shapes:
+        shape -> array of that shape.
+    """
+    fn = check_initializer(init, INITIALIZERS, who)
+    w = np.asarray(fn(shape, rng))
+    if w.shape != shape:
+        raise ValueError(f"{who}: init returned shape {w.shape}, expected {shape}")
+    return w

@@ -11,12 +11,13 @@ A ``Module`` remembers what its forward pass needs and turns ``dL/d(output)`` in
     model.backward(dlogits)
 
 All the maths lives in ``functional``; modules only store parameters, buffers and the
-forward cache. The activation modules (``ReLU``, ``GELU``, ...) are generated from the
-registry ``functional.ACTIVATIONS``.
+forward cache, and each activation module (``ReLU``, ``LeakyReLU(negative_slope)``, ...)
+is a short class whose forward and backward call its ``functional`` pair.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 from collections.abc import Callable, Iterator
@@ -26,7 +27,16 @@ import numpy as np
 
 from . import functional as F
 from . import init as _init
-from ._checks import as_float_array, check_rng
+from ._checks import (
+    as_float_array,
+    check_assignment,
+    check_choice,
+    check_features,
+    check_probability,
+    check_rng,
+    check_scalar,
+    check_size,
+)
 
 __all__ = [
     "ACTIVATION_MODULES",
@@ -49,35 +59,92 @@ __all__ = [
     "Sigmoid",
     "Softplus",
     "Tanh",
+    "no_grad",
 ]
+
+
+def _float_array(value: object, name: str, copy: bool = False) -> np.ndarray:
+    """float64 (float32 stays float32): the dtypes of parameters and buffers."""
+    arr = as_float_array(value, name)
+    dtype = np.float32 if arr.dtype == np.float32 else np.float64
+    return np.array(arr, dtype=dtype, copy=copy or None)
 
 
 class Parameter:
     """A trainable array and the gradient accumulated for it.
 
     ``data`` is a float64 copy of the input (float32 input stays float32). ``grad`` starts
-    at zero, backward passes add to it (``grad += dL/d data``), and
-    ``zero_grad()`` resets it. Optimizers update ``data`` in place.
+    at zero, backward passes add to it (``grad += dL/d data``), and ``zero_grad()`` resets
+    it (``zero_grad(set_to_none=True)`` frees it; unlike PyTorch's, ``grad`` then reads as
+    zeros, never ``None``, so that ``p.grad += g`` and the optimizers keep working).
+    Optimizers update ``data`` in place.
+
+    Assigning ``p.data = array`` converts integer or boolean arrays to float64 (an integer
+    weight would make every update truncate); ``p.grad = array`` must have ``data``'s
+    shape. Anything else raises ``ValueError``.
 
     Shapes:
         data, grad: the same shape (e.g. (D_in, D_out) for a weight, (D_out,) for a bias).
     """
 
     def __init__(self, data: object, name: str = "") -> None:
-        arr = as_float_array(data, f"Parameter {name!r}: data" if name else "Parameter: data")
-        dtype = np.float32 if arr.dtype == np.float32 else np.float64  # float32 stays float32
-        self.data: np.ndarray = np.array(arr, dtype=dtype, copy=True)
-        self.grad: np.ndarray = np.zeros_like(self.data)
         self.name = name
+        self._data: np.ndarray = _float_array(data, self._label("data"), copy=True)
+        self._grad: np.ndarray | None = np.zeros_like(self._data)
+
+    def _label(self, attr: str) -> str:
+        return f"Parameter {self.name!r}: {attr}" if self.name else f"Parameter: {attr}"
+
+    @property
+    def data(self) -> np.ndarray:
+        """The values (float64, or float32 for a single-precision layer)."""
+        return self._data
+
+    @data.setter
+    def data(self, value: object) -> None:
+        if value is self._data:  # p.data -= ... assigns the same array back
+            return
+        arr = _float_array(value, self._label("data"))
+        if self._grad is not None and self._grad.shape != arr.shape:
+            self._grad = np.zeros_like(arr)  # a gradient of the old shape means nothing
+        self._data = arr
+
+    @property
+    def grad(self) -> np.ndarray:
+        """dL/d data summed over the backward passes since the last ``zero_grad()``.
+
+        Never ``None``: after ``p.grad = None`` or ``zero_grad(set_to_none=True)`` the
+        array is freed, and the next access gives a new array of zeros.
+        """
+        if self._grad is None:
+            self._grad = np.zeros_like(self._data)
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: object) -> None:
+        if value is None or value is self._grad:  # None: free it (p.grad += g assigns back)
+            self._grad = value  # type: ignore[assignment]
+            return
+        arr = as_float_array(value, self._label("grad"))
+        if arr.shape != self._data.shape:
+            raise ValueError(
+                f"{self._label('grad')} must have the shape of data {self._data.shape}, "
+                f"got {arr.shape}"
+            )
+        self._grad = arr.astype(self._data.dtype, copy=False)
 
     @property
     def shape(self) -> tuple[int, ...]:
         """Shape of ``data`` (and of ``grad``)."""
-        return self.data.shape
+        return self._data.shape
 
-    def zero_grad(self) -> None:
-        """Set the gradient to zero in place."""
-        self.grad[...] = 0.0
+    def zero_grad(self, set_to_none: bool = False) -> None:
+        """Set the gradient to zero in place, or free it (``set_to_none=True``; it then
+        reads as a new array of zeros, see ``grad``)."""
+        if set_to_none or self._grad is None:
+            self._grad = None
+        else:
+            self._grad[...] = 0.0
 
     def __repr__(self) -> str:
         label = f"{self.name!r}, " if self.name else ""
@@ -87,15 +154,29 @@ class Parameter:
 class _Passes:
     """Which forward pass is running, and which one the running backward pass belongs to.
 
-    A *pass* starts at each outermost module call (``model(x)``; module calls inside it,
-    e.g. a Sequential calling its layers, belong to the same pass). ``forward_depth`` and
-    ``backward_depth`` count the nested calls in progress.
+    A *pass* starts at each outermost module call (``model(x)`` or ``model.forward(x)``;
+    module calls inside it, e.g. a Sequential calling its layers, belong to the same pass).
+    ``forward_depth`` and ``backward_depth`` count the nested calls in progress;
+    ``grad_enabled`` is False inside ``no_grad()``.
     """
 
     current = 0
     forward_depth = 0
     backward_depth = 0
     backward_of: int | None = None
+    grad_enabled = True
+
+
+@contextlib.contextmanager
+def no_grad() -> Iterator[None]:
+    """Forward passes inside ``with nn.no_grad():`` save nothing for backward (as PyTorch's
+    ``torch.no_grad``): use it for predictions and monitoring between a training forward
+    pass and its backward pass, which then still differentiates the training pass."""
+    previous, _Passes.grad_enabled = _Passes.grad_enabled, False
+    try:
+        yield
+    finally:
+        _Passes.grad_enabled = previous
 
 
 def _accepts_needs_input_grad(backward: Callable[..., Any]) -> bool:
@@ -104,6 +185,23 @@ def _accepts_needs_input_grad(backward: Callable[..., Any]) -> bool:
     return any(
         p.name == "needs_input_grad" or p.kind is inspect.Parameter.VAR_KEYWORD for p in params
     )
+
+
+def _tracked_forward(forward: Callable[..., Any]) -> Any:
+    """Wrap a subclass's ``forward`` so that an outermost call (``model(x)`` or
+    ``model.forward(x)``) starts a new pass."""
+
+    @functools.wraps(forward)
+    def wrapper(self: Module, x: Any, *args: Any) -> Any:
+        if _Passes.forward_depth == 0:
+            _Passes.current += 1
+        _Passes.forward_depth += 1
+        try:
+            return forward(self, x, *args)
+        finally:
+            _Passes.forward_depth -= 1
+
+    return wrapper
 
 
 def _tracked_backward(backward: Callable[..., Any]) -> Any:
@@ -118,7 +216,7 @@ def _tracked_backward(backward: Callable[..., Any]) -> Any:
     def wrapper(self: Module, dout: np.ndarray, *, needs_input_grad: bool = True) -> Any:
         outermost = _Passes.backward_depth == 0
         if outermost:
-            _Passes.backward_of = self._caches[-1][0] if self._caches else None
+            _Passes.backward_of = self._newest_pass()
         _Passes.backward_depth += 1
         try:
             if passes_keyword:
@@ -147,19 +245,28 @@ class Module:
 
     Subclasses call ``super().__init__()`` first, then assign ``Parameter``s and child
     ``Module``s as attributes (they are registered automatically, in assignment order),
-    and implement ``forward(x)`` (ending with ``self._save(cache)``) and
+    and implement ``forward(x)`` (saving what backward needs with ``self._save(cache)``,
+    or ``return self._run_op(F.op_forward, x, ...)``, which does it) and
     ``backward(dout) -> dx`` (starting with ``cache = self._saved()``). ``backward`` adds
     parameter gradients with ``+=`` and returns dL/dx.
 
-    A module may be used several times in one forward pass (``act`` twice in a Sequential,
-    a ``Linear`` shared between two positions): each call saves its values on a stack and
-    each backward call takes the newest, so backward, which runs the calls in reverse
-    order, gives each call its own values and the parameter gradients add up, as in
-    PyTorch. The values saved by a forward pass are used by one backward pass; a new
-    outermost call (``model(x)``) starts a new pass and discards older values. Misuse
-    raises ``RuntimeError``: backward with no saved values left (backward twice, or a
-    module called several times at the top level), or backward of a pass whose module
-    has since been used in a later pass (a module shared by two models).
+    Saved values, and what happens on misuse (never a silently wrong gradient):
+
+    - A module may be used several times in one forward pass (``act`` twice in a
+      Sequential, a ``Linear`` shared between two positions): each call pushes its values
+      and each backward call pops the newest, so a backward that runs the calls in
+      reverse order gives each call its own values, and parameter gradients add up.
+    - The values of a forward pass serve one backward pass. A new outermost call
+      (``model(x)`` or ``model.forward(x)``) starts a new pass and discards the values of
+      the previous pass *in the same mode*: a training-mode pass replaces training values,
+      an eval-mode pass (``model.eval()``, e.g. ``train.evaluate``) replaces eval values.
+      Backward uses the values of the module's current mode, so an evaluation between a
+      training forward pass and its backward pass does not change the gradient. Forward
+      passes inside ``with nn.no_grad():`` save nothing.
+    - ``RuntimeError`` for: backward without saved values (before forward, twice, after a
+      module was called several times at the top level, or only in the other mode), and
+      backward of a pass whose module has since been used in a later pass (a module
+      shared by two models).
 
     Shapes:
         forward: x -> out; backward: dout (out's shape) -> dx (x's shape).
@@ -171,12 +278,15 @@ class Module:
         object.__setattr__(self, "_parameters", {})
         object.__setattr__(self, "_buffers", {})
         object.__setattr__(self, "_modules", {})
-        object.__setattr__(self, "_caches", [])  # (pass number, cache), newest last
+        object.__setattr__(self, "_caches", [])  # training mode: (pass, cache), newest last
+        object.__setattr__(self, "_eval_caches", [])  # the same in eval mode
         object.__setattr__(self, "_forward_ran", False)
         object.__setattr__(self, "training", True)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        if "forward" in cls.__dict__:
+            cls.forward = _tracked_forward(cls.__dict__["forward"])  # type: ignore[method-assign]
         if "backward" in cls.__dict__:
             cls.backward = _tracked_backward(cls.__dict__["backward"])  # type: ignore[method-assign]
 
@@ -190,12 +300,19 @@ class Module:
         if name in self._buffers:  # re-assigning a buffer keeps it registered
             object.__setattr__(self, name, as_float_array(value, f"buffer {name!r}"))
             return
-        for registry in (self._parameters, self._modules):
-            registry.pop(name, None)
-        if isinstance(value, Parameter):
+        if name in self._parameters:
+            check_assignment(self, name, value, Parameter, "a Parameter")
+        elif name in self._modules:
+            check_assignment(self, name, value, Module, "a child Module")
+        if isinstance(value, Parameter):  # a replacement keeps its place in the order
+            self._modules.pop(name, None)
             self._parameters[name] = value
         elif isinstance(value, Module):
+            self._parameters.pop(name, None)
             self._modules[name] = value
+        else:
+            self._parameters.pop(name, None)
+            self._modules.pop(name, None)
         object.__setattr__(self, name, value)
 
     def register_buffer(self, name: str, value: np.ndarray) -> None:
@@ -219,45 +336,49 @@ class Module:
         """
         raise NotImplementedError(f"{type(self).__name__} must implement backward(dout)")
 
-    def __call__(self, x: object) -> np.ndarray:
-        if _Passes.forward_depth == 0:
-            _Passes.current += 1  # an outermost call: a new forward pass
-        _Passes.forward_depth += 1
-        try:
-            return self.forward(x)  # type: ignore[arg-type]
-        finally:
-            _Passes.forward_depth -= 1
+    def __call__(self, x: Any, *args: Any) -> np.ndarray:
+        return self.forward(x, *args)
+
+    def _run_op(
+        self, op_forward: Callable[..., tuple[np.ndarray, Any]], *args: Any, **kw: Any
+    ) -> Any:
+        """``out, cache = op_forward(*args, **kw)``; save ``cache`` for backward; return out."""
+        out, cache = op_forward(*args, **kw)
+        self._save(cache)
+        return out
 
     def _save(self, cache: Any) -> None:
-        """Push what ``backward`` needs (called at the end of ``forward``)."""
-        if self._caches and self._caches[-1][0] != _Passes.current:
-            self._caches.clear()  # values of an earlier pass: that pass is over
-        self._caches.append((_Passes.current, cache))
+        """Push what ``backward`` needs (called at the end of ``forward``); nothing inside
+        ``no_grad()``. Values of an earlier pass in the same mode are discarded."""
+        if not _Passes.grad_enabled:
+            return
+        stack = self._stack()
+        if stack and stack[-1][0] != _Passes.current:
+            stack.clear()  # values of an earlier pass in this mode: that pass is over
+        stack.append((_Passes.current, cache))
         object.__setattr__(self, "_forward_ran", True)
 
+    def _stack(self) -> list[tuple[int, Any]]:
+        """The saved values of the module's current mode (training or eval)."""
+        return self._caches if self.training else self._eval_caches
+
+    def _newest_pass(self) -> int | None:
+        """The pass of the newest values saved in the module's current mode."""
+        stack = self._stack()
+        return stack[-1][0] if stack else None
+
     def _saved(self) -> Any:
-        """Pop the values saved by the newest forward call not yet differentiated.
+        """Pop the newest values saved in the current mode and not yet differentiated.
 
         Raises ``RuntimeError`` when there are none (backward before forward, backward
-        twice, a module called several times at the top level) or when they belong to a
-        later pass than the one being differentiated (a module shared by two models).
+        twice, a module called several times at the top level, values saved only in the
+        other mode) or when they belong to a later pass than the one being
+        differentiated (a module shared by two models).
         """
-        if not self._forward_ran:
-            raise RuntimeError(
-                f"{self!r}: backward() called before forward(); run a forward pass first "
-                "(backward needs the values saved by forward)"
-            )
-        if not self._caches:
-            raise RuntimeError(
-                f"{self!r}: backward() has no forward values left to use: backward already "
-                "used them (the values of one forward call serve one backward call; run "
-                "forward again), or this module was called several times at the top level "
-                "(each outermost call starts a new pass and replaces the values of the "
-                "previous one). To use a module several times in one pass, call it inside "
-                "one model (e.g. nn.Sequential(lin, act, lin, act)) and call backward once "
-                "on that model: the gradients of the calls add up, as in PyTorch."
-            )
-        pass_number, cache = self._caches.pop()
+        stack = self._stack()
+        if not stack:
+            raise RuntimeError(self._no_values_message())
+        pass_number, cache = stack.pop()
         wanted = _Passes.backward_of
         if wanted is not None and pass_number != wanted:
             raise RuntimeError(
@@ -267,6 +388,31 @@ class Module:
                 "again just before its backward pass."
             )
         return cache
+
+    def _no_values_message(self) -> str:
+        if not self._forward_ran:
+            return (
+                f"{self!r}: backward() called before forward(); run a forward pass first "
+                "(backward needs the values saved by forward; forward passes inside "
+                "nn.no_grad() save none)"
+            )
+        if self._caches or self._eval_caches:  # values exist, but only in the other mode
+            now, then = ("training", "eval") if self.training else ("eval", "training")
+            return (
+                f"{self!r}: backward() in {now} mode, but the values left to differentiate "
+                f"were saved by a forward pass in {then} mode. Call backward in the mode of "
+                f"its forward pass (switch with model.train() / model.eval() after backward), "
+                "or run the forward pass again in the current mode."
+            )
+        return (
+            f"{self!r}: backward() has no forward values left to use: backward already "
+            "used them (the values of one forward call serve one backward call; run "
+            "forward again), or this module was called several times at the top level "
+            "(each outermost call starts a new pass and replaces the values of the "
+            "previous one). To use a module several times in one pass, call it inside "
+            "one model (e.g. nn.Sequential(lin, act, lin, act)) and call backward once "
+            "on that model: the gradients of the calls add up, as in PyTorch."
+        )
 
     # -- traversal ---------------------------------------------------------------------
     def children(self) -> Iterator[Module]:
@@ -326,10 +472,10 @@ class Module:
         ]
 
     # -- state -------------------------------------------------------------------------
-    def zero_grad(self) -> None:
-        """Reset every parameter's gradient to zero."""
+    def zero_grad(self, set_to_none: bool = False) -> None:
+        """Reset every parameter's gradient to zero (or free it: ``set_to_none=True``)."""
         for p in self.parameters():
-            p.zero_grad()
+            p.zero_grad(set_to_none)
 
     def train(self, mode: bool = True) -> Module:
         """Set training mode (``mode=True``) or eval mode on this module and all children."""
@@ -382,14 +528,6 @@ class Module:
         return f"{type(self).__name__}(\n" + "\n".join(lines) + "\n)"
 
 
-def _input(module: Module, x: object, features: int | None = None) -> np.ndarray:
-    """Validate a module input: real 2-D batch (N, features), with a readable message."""
-    arr = as_float_array(x, f"{module!r}: x")
-    if features is not None and (arr.ndim != 2 or arr.shape[1] != features):
-        raise ValueError(f"{module!r} expects input of shape (N, {features}), got {arr.shape}")
-    return arr
-
-
 class Linear(Module):
     """Fully connected layer: ``out = x @ W + b``.
 
@@ -397,6 +535,7 @@ class Linear(Module):
     by ``init`` (a name in ``init.INITIALIZERS`` or a callable ``(shape, rng) -> array``);
     ``bias`` starts at zero. ``dtype=np.float32`` stores both in single precision (the draw
     is made in float64 and rounded, so it is the same draw as the default float64 layer).
+    Inputs are checked by ``functional.linear_forward``.
 
     Shapes:
         x: (N, in_features) -> out: (N, out_features).
@@ -415,27 +554,10 @@ class Linear(Module):
         super().__init__()
         if np.dtype(dtype) not in (np.float64, np.float32):
             raise ValueError(f"Linear: dtype must be np.float64 or np.float32, got {dtype!r}")
-        for label, v in (("in_features", in_features), ("out_features", out_features)):
-            if isinstance(v, bool) or not isinstance(v, int | np.integer) or v <= 0:
-                raise ValueError(f"Linear: {label} must be a positive int, got {v!r}")
-        self.in_features = int(in_features)
-        self.out_features = int(out_features)
-        gen = check_rng(rng, "Linear: rng")
-        if isinstance(init, str):
-            if init not in _init.INITIALIZERS:
-                raise ValueError(
-                    f"Linear: unknown init {init!r}; choose one of {sorted(_init.INITIALIZERS)} "
-                    "or pass a callable (shape, rng) -> array"
-                )
-            init_fn = _init.INITIALIZERS[init]
-        elif callable(init):
-            init_fn = init
-        else:
-            raise ValueError(f"Linear: init must be a name or a callable, got {init!r}")
+        self.in_features = check_size(in_features, "Linear: in_features")
+        self.out_features = check_size(out_features, "Linear: out_features")
         shape = (self.in_features, self.out_features)
-        w = np.asarray(init_fn(shape, gen))
-        if w.shape != shape:
-            raise ValueError(f"Linear: init returned shape {w.shape}, expected {shape}")
+        w = _init.draw(init, shape, check_rng(rng, "Linear: rng"), "Linear")
         self.weight = Parameter(w.astype(dtype), "weight")
         self.bias = Parameter(np.zeros(self.out_features, dtype), "bias") if bias else None
 
@@ -444,11 +566,8 @@ class Linear(Module):
         return f"{self.in_features}, {self.out_features}{extra}"
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        xa = _input(self, x, self.in_features)
         b = None if self.bias is None else self.bias.data
-        out, cache = F.linear_forward(xa, self.weight.data, b)
-        self._save(cache)
-        return out
+        return self._run_op(F.linear_forward, x, self.weight.data, b)
 
     def backward(self, dout: np.ndarray, *, needs_input_grad: bool = True) -> np.ndarray | None:
         dx, dW, db = F.linear_backward(dout, self._saved(), needs_input_grad=needs_input_grad)
@@ -458,104 +577,196 @@ class Linear(Module):
         return dx
 
 
+# --------------------------------------------------------------------------------------
+# activations: each forward and backward is one call of its ``functional`` pair
+# --------------------------------------------------------------------------------------
 class Activation(Module):
-    """An elementwise activation built from a ``functional.ACTIVATIONS`` pair.
+    """Base class of the elementwise activations (``ReLU``, ``GELU``, ...).
 
-    Subclasses (``ReLU``, ``GELU``, ...) are generated from the registry; their constructor
-    arguments are the keyword arguments of the forward function (e.g.
-    ``LeakyReLU(negative_slope=0.01)``), passed positionally or by name.
+    A subclass takes its options as constructor arguments (``LeakyReLU(negative_slope=
+    0.01)``) and lists their names in ``option_names``; ``options`` and ``repr`` show them.
 
     Shapes:
         x: any shape -> out: same shape.
     """
 
-    fn_name: ClassVar[str] = ""
-    _forward: ClassVar[Callable[..., Any]]
-    _backward: ClassVar[Callable[..., Any]]
-    _options: ClassVar[dict[str, Any]] = {}
+    option_names: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        cls = type(self).__name__
-        if not self.fn_name:
+        if type(self) is Activation:
             raise TypeError("Activation is abstract: use a subclass such as nn.ReLU()")
-        names = list(self._options)
-        if len(args) > len(names):
-            raise ValueError(
-                f"{cls} takes at most {len(names)} argument(s) {names}, got {len(args)}"
-            )
-        opts = dict(self._options)
-        for name, value in zip(names, args, strict=False):
-            opts[name] = value
-        for name, value in kwargs.items():
-            if name not in opts:
-                raise ValueError(f"{cls} got an unexpected argument {name!r}; it accepts {names}")
-            opts[name] = value
-        # Validate now (by running the op once) rather than at the first forward pass.
-        type(self)._forward(np.zeros(1), **opts)
-        self.options: dict[str, Any] = opts
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """The constructor arguments, e.g. ``{"negative_slope": 0.01}``."""
+        return {name: getattr(self, name) for name in self.option_names}
 
     def extra_repr(self) -> str:
         return ", ".join(f"{k}={v!r}" for k, v in self.options.items())
 
+
+class Sigmoid(Activation):
+    """Logistic sigmoid: ``out = 1 / (1 + exp(-x))`` (``torch.nn.Sigmoid``)."""
+
+    def __init__(self) -> None:  # no options
+        super().__init__()
+
     def forward(self, x: np.ndarray) -> np.ndarray:
-        out, cache = type(self)._forward(x, **self.options)
-        self._save(cache)
-        return out
+        return self._run_op(F.sigmoid_forward, x)
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        return type(self)._backward(dout, self._saved())
+        return F.sigmoid_backward(dout, self._saved())
 
 
-_TORCH_NAMES = {
-    "sigmoid": "Sigmoid",
-    "tanh": "Tanh",
-    "relu": "ReLU",
-    "leaky_relu": "LeakyReLU",
-    "elu": "ELU",
-    "selu": "SELU",
-    "silu": "SiLU",
-    "mish": "Mish",
-    "gelu": "GELU",
-    "softplus": "Softplus",
-}
+class Tanh(Activation):
+    """Hyperbolic tangent: ``out = tanh(x)`` (``torch.nn.Tanh``)."""
+
+    def __init__(self) -> None:  # no options
+        super().__init__()
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return self._run_op(F.tanh_forward, x)
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        return F.tanh_backward(dout, self._saved())
 
 
-def _make_activation(fn_name: str) -> type[Activation]:
-    forward, backward = F.ACTIVATIONS[fn_name]
-    params = list(inspect.signature(forward).parameters.values())[1:]
-    cls_name = _TORCH_NAMES[fn_name]
-    summary = (forward.__doc__ or "").strip().splitlines()[0]
-    namespace = {
-        "__module__": __name__,
-        "__qualname__": cls_name,
-        "__doc__": f"{summary}\n\nModule form of ``functional.{fn_name}_forward`` / "
-        f"``{fn_name}_backward``.\n\nShapes:\n    x: any shape -> out: same shape.\n",
-        "fn_name": fn_name,
-        "_forward": staticmethod(forward),
-        "_backward": staticmethod(backward),
-        "_options": {p.name: p.default for p in params},
-    }
-    return type(cls_name, (Activation,), namespace)
+class ReLU(Activation):
+    """Rectified linear unit: ``out = max(x, 0)`` (``torch.nn.ReLU``)."""
+
+    def __init__(self) -> None:  # no options
+        super().__init__()
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return self._run_op(F.relu_forward, x)
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        return F.relu_backward(dout, self._saved())
+
+
+class LeakyReLU(Activation):
+    """Leaky ReLU: ``out = x`` for x > 0, ``negative_slope * x`` otherwise."""
+
+    option_names = ("negative_slope",)
+
+    def __init__(self, negative_slope: float = 0.01) -> None:
+        super().__init__()
+        self.negative_slope = check_scalar(negative_slope, "leaky_relu: negative_slope")
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return self._run_op(F.leaky_relu_forward, x, self.negative_slope)
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        return F.leaky_relu_backward(dout, self._saved())
+
+
+class ELU(Activation):
+    """Exponential linear unit: ``out = x`` for x > 0, ``alpha * (exp(x) - 1)`` otherwise."""
+
+    option_names = ("alpha",)
+
+    def __init__(self, alpha: float = 1.0) -> None:
+        super().__init__()
+        self.alpha = check_scalar(alpha, "elu: alpha")
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return self._run_op(F.elu_forward, x, self.alpha)
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        return F.elu_backward(dout, self._saved())
+
+
+class SELU(Activation):
+    """Scaled ELU with the fixed alpha and scale of Klambauer et al. (2017)."""
+
+    def __init__(self) -> None:  # no options
+        super().__init__()
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return self._run_op(F.selu_forward, x)
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        return F.selu_backward(dout, self._saved())
+
+
+class SiLU(Activation):
+    """SiLU / Swish: ``out = x * sigmoid(x)`` (``torch.nn.SiLU``)."""
+
+    def __init__(self) -> None:  # no options
+        super().__init__()
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return self._run_op(F.silu_forward, x)
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        return F.silu_backward(dout, self._saved())
+
+
+class Mish(Activation):
+    """Mish: ``out = x * tanh(softplus(x))`` (``torch.nn.Mish``)."""
+
+    def __init__(self) -> None:  # no options
+        super().__init__()
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return self._run_op(F.mish_forward, x)
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        return F.mish_backward(dout, self._saved())
+
+
+class GELU(Activation):
+    """Gaussian error linear unit ``x * Phi(x)``, or its tanh approximation."""
+
+    option_names = ("approximate",)
+
+    def __init__(self, approximate: str = "none") -> None:
+        super().__init__()
+        self.approximate = check_choice(approximate, "gelu: approximate", ("none", "tanh"))
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return self._run_op(F.gelu_forward, x, self.approximate)
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        return F.gelu_backward(dout, self._saved())
+
+
+class Softplus(Activation):
+    """Softplus ``log(1 + exp(beta * x)) / beta``, linear where ``beta * x > threshold``."""
+
+    option_names = ("beta", "threshold")
+
+    def __init__(self, beta: float = 1.0, threshold: float = 20.0) -> None:
+        super().__init__()
+        self.beta = check_scalar(beta, "softplus: beta", low=0.0, strict=True)
+        self.threshold = check_scalar(threshold, "softplus: threshold")
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return self._run_op(F.softplus_forward, x, self.beta, self.threshold)
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        return F.softplus_backward(dout, self._saved())
 
 
 ACTIVATION_MODULES: dict[str, type[Activation]] = {
-    name: _make_activation(name) for name in F.ACTIVATIONS
+    "sigmoid": Sigmoid,
+    "tanh": Tanh,
+    "relu": ReLU,
+    "leaky_relu": LeakyReLU,
+    "elu": ELU,
+    "selu": SELU,
+    "silu": SiLU,
+    "mish": Mish,
+    "gelu": GELU,
+    "softplus": Softplus,
 }
 """Activation module classes keyed by their ``functional.ACTIVATIONS`` name."""
 
-Sigmoid = ACTIVATION_MODULES["sigmoid"]
-Tanh = ACTIVATION_MODULES["tanh"]
-ReLU = ACTIVATION_MODULES["relu"]
-LeakyReLU = ACTIVATION_MODULES["leaky_relu"]
-ELU = ACTIVATION_MODULES["elu"]
-SELU = ACTIVATION_MODULES["selu"]
-SiLU = ACTIVATION_MODULES["silu"]
-Mish = ACTIVATION_MODULES["mish"]
-GELU = ACTIVATION_MODULES["gelu"]
-Softplus = ACTIVATION_MODULES["softplus"]
 
-
+# --------------------------------------------------------------------------------------
+# dropout, normalisation, containers
+# --------------------------------------------------------------------------------------
 class Dropout(Module):
     """Inverted dropout: in training, zero units with probability ``p`` and scale by 1/(1-p).
 
@@ -567,25 +778,17 @@ class Dropout(Module):
 
     def __init__(self, p: float = 0.5, *, rng: np.random.Generator) -> None:
         super().__init__()
-        self.p = F._check_p(p)
+        self.p = check_probability(p)
         self.rng = check_rng(rng, "Dropout: rng")
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        out, cache = F.dropout_forward(x, self.p, self.rng, training=self.training)
-        self._save(cache)
-        return out
+        return self._run_op(F.dropout_forward, x, self.p, self.rng, training=self.training)
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         return F.dropout_backward(dout, self._saved())
-
-
-def _num_features(cls: str, n: object) -> int:
-    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n <= 0:
-        raise ValueError(f"{cls}: num_features must be a positive int, got {n!r}")
-    return int(n)
 
 
 class BatchNorm1d(Module):
@@ -602,9 +805,9 @@ class BatchNorm1d(Module):
 
     def __init__(self, num_features: int, momentum: float = 0.1, eps: float = 1e-5) -> None:
         super().__init__()
-        self.num_features = _num_features("BatchNorm1d", num_features)
-        self.momentum = F._check_scalar(momentum, "BatchNorm1d: momentum", low=0.0)
-        self.eps = F._check_scalar(eps, "BatchNorm1d: eps", low=0.0, strict=True)
+        self.num_features = check_size(num_features, "BatchNorm1d: num_features")
+        self.momentum = check_scalar(momentum, "BatchNorm1d: momentum", low=0.0)
+        self.eps = check_scalar(eps, "BatchNorm1d: eps", low=0.0, strict=True)
         self.weight = Parameter(np.ones(self.num_features), "weight")
         self.bias = Parameter(np.zeros(self.num_features), "bias")
         self.register_buffer("running_mean", np.zeros(self.num_features))
@@ -614,9 +817,10 @@ class BatchNorm1d(Module):
         return f"{self.num_features}, momentum={self.momentum}, eps={self.eps}"
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        xa = _input(self, x, self.num_features)
-        out, cache = F.batchnorm_forward(
-            xa,
+        x = check_features(x, repr(self), self.num_features)
+        return self._run_op(
+            F.batchnorm_forward,
+            x,
             self.weight.data,
             self.bias.data,
             self.running_mean,
@@ -625,8 +829,6 @@ class BatchNorm1d(Module):
             momentum=self.momentum,
             eps=self.eps,
         )
-        self._save(cache)
-        return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         dx, dgamma, dbeta = F.batchnorm_backward(dout, self._saved())
@@ -647,8 +849,8 @@ class LayerNorm(Module):
 
     def __init__(self, num_features: int, eps: float = 1e-5) -> None:
         super().__init__()
-        self.num_features = _num_features("LayerNorm", num_features)
-        self.eps = F._check_scalar(eps, "LayerNorm: eps", low=0.0, strict=True)
+        self.num_features = check_size(num_features, "LayerNorm: num_features")
+        self.eps = check_scalar(eps, "LayerNorm: eps", low=0.0, strict=True)
         self.weight = Parameter(np.ones(self.num_features), "weight")
         self.bias = Parameter(np.zeros(self.num_features), "bias")
 
@@ -656,10 +858,8 @@ class LayerNorm(Module):
         return f"{self.num_features}, eps={self.eps}"
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        xa = _input(self, x, self.num_features)
-        out, cache = F.layernorm_forward(xa, self.weight.data, self.bias.data, self.eps)
-        self._save(cache)
-        return out
+        x = check_features(x, repr(self), self.num_features)
+        return self._run_op(F.layernorm_forward, x, self.weight.data, self.bias.data, self.eps)
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         dx, dgamma, dbeta = F.layernorm_backward(dout, self._saved())
@@ -685,17 +885,17 @@ class Residual(Module):
         self.module = module
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        xa = as_float_array(x, "Residual: x")
-        fx = self.module(xa)
-        if fx.shape != xa.shape:
+        x = as_float_array(x, "Residual: x")
+        fx = self.module(x)
+        if fx.shape != x.shape:
             raise ValueError(
                 f"Residual: the wrapped {type(self.module).__name__} must keep the input shape "
-                f"{xa.shape} so that x + module(x) is defined, got {fx.shape}"
+                f"{x.shape} so that x + module(x) is defined, got {fx.shape}"
             )
-        self._save(xa.shape)
-        return xa + fx
+        self._save(None)
+        return x + fx
 
-    def backward(self, dout: np.ndarray, *, needs_input_grad: bool = True) -> np.ndarray | None:
+    def backward(self, dout: np.ndarray) -> np.ndarray:
         self._saved()
         dout = as_float_array(dout, "Residual.backward: dout")
         return dout + self.module.backward(dout)  # needs the module's dx in any case
