@@ -7,6 +7,8 @@ the forkserver makes every later launch take a fraction of a second.
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 
 import numpy as np
@@ -204,6 +206,29 @@ def test_unequal_shards_are_refused(problem, ranks) -> None:
         )
 
 
+def _exit_worker(rank: int, world_size: int) -> float:
+    """Rank 1 leaves without an exception (as a crash would); rank 0 then loses it."""
+    if rank == 1:
+        os._exit(3)
+    value = torch.tensor([float(rank)])
+    dist.all_reduce(value)
+    return value.item()
+
+
+def _sys_exit_worker(rank: int, world_size: int) -> None:
+    sys.exit(0)
+
+
+def test_a_rank_that_dies_silently_is_named_as_the_cause(ranks) -> None:
+    with pytest.raises(bd.WorkerError, match=r"rank 1 of 2 died \(exit code 3\)"):
+        bd.launch(_exit_worker, 2, timeout=30)
+
+
+def test_a_rank_that_exits_without_a_result_gives_a_clear_error(ranks) -> None:
+    with pytest.raises(bd.WorkerError, match=r"rank\(s\) \[0, 1\] of 2 exited without"):
+        bd.launch(_sys_exit_worker, 2, timeout=30)
+
+
 def _nested_worker(rank: int, world_size: int) -> int:
     return rank
 
@@ -230,6 +255,9 @@ def test_functions_the_workers_cannot_import_are_refused() -> None:
         ({"world_size": 2.0}, "world_size must be an int >= 1"),
         ({"timeout": 0}, "timeout must be a finite number"),
         ({"timeout": float("inf")}, "timeout must be a finite number"),
+        ({"timeout": True}, "timeout must be a finite number"),
+        ({"pg_timeout": 0}, "pg_timeout must be a finite number"),
+        ({"pg_timeout": None}, "pg_timeout must be a finite number"),
     ],
 )
 def test_bad_launch_arguments(kwargs, match) -> None:

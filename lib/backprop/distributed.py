@@ -43,6 +43,7 @@ import itertools
 import math
 import multiprocessing
 import multiprocessing.forkserver
+import numbers
 import os
 import pickle
 import signal
@@ -99,7 +100,9 @@ def free_port(host: str = LOCALHOST) -> int:
         return int(s.getsockname()[1])
 
 
-def _check_launch_args(fn: Callable[..., Any], world_size: int, timeout: float) -> None:
+def _check_launch_args(
+    fn: Callable[..., Any], world_size: int, timeout: float, pg_timeout: float
+) -> None:
     if not callable(fn):
         raise TypeError(f"fn must be a function, got {type(fn).__name__}")
     qualname = getattr(fn, "__qualname__", "")
@@ -110,10 +113,18 @@ def _check_launch_args(fn: Callable[..., Any], world_size: int, timeout: float) 
             "functions by module and name and cannot import it. Put it in a .py module "
             "(e.g. my_workers.py next to the notebook) and import it from there."
         )
-    if isinstance(world_size, bool) or not isinstance(world_size, int) or world_size < 1:
+    if isinstance(world_size, bool) or not isinstance(world_size, numbers.Integral):
         raise ValueError(f"world_size must be an int >= 1, got {world_size!r}")
-    if not isinstance(timeout, (int, float)) or not math.isfinite(timeout) or timeout <= 0:
-        raise ValueError(f"timeout must be a finite number of seconds > 0, got {timeout!r}")
+    if world_size < 1:
+        raise ValueError(f"world_size must be an int >= 1, got {world_size!r}")
+    for name, value in (("timeout", timeout), ("pg_timeout", pg_timeout)):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, numbers.Real)
+            or not math.isfinite(value)
+            or value <= 0
+        ):
+            raise ValueError(f"{name} must be a finite number of seconds > 0, got {value!r}")
 
 
 def _run_rank(
@@ -222,7 +233,25 @@ def _worker_error(fn_name: str, exc: ProcessException, context: Any, out_dir: st
         when = int(marker.read_text()) if marker.exists() else os.stat(path).st_mtime_ns
         with open(path, "rb") as fh:
             failed.append((when, rank, pickle.load(fh)))
-    if not failed:  # ProcessExitedException: killed by a signal or sys.exit
+    # ranks that ended without a Python exception (os._exit, a crash, the OOM killer) and
+    # were not stopped by torch's SIGTERM: their partners' errors are only the consequence
+    raised = {rank for _, rank, _ in failed}
+    died = [
+        (rank, p.exitcode)
+        for rank, p in enumerate(context.processes)
+        if rank not in raised and p.exitcode not in (None, 0, -signal.SIGTERM)
+    ]
+    if died:
+        rank, code = died[0]
+        how = f"signal {-code}" if code < 0 else f"exit code {code}"
+        also = f" Rank(s) {sorted(raised)} then failed, having lost it." if raised else ""
+        return WorkerError(
+            f"{fn_name}: worker rank {rank} of {world_size} died ({how}) without an exception "
+            "from the worker function (os._exit, a crash in native code, killed, or an error "
+            f"while the process started, printed to the terminal's stderr).{also} The other "
+            "ranks were stopped."
+        )
+    if not failed:  # ProcessExitedException without an error file
         return WorkerError(
             f"{fn_name}: worker rank {exc.error_index} of {world_size} died: {exc}. "
             "The other ranks were stopped."
@@ -283,16 +312,19 @@ def launch(
     Raises:
         TypeError: ``fn`` is not importable by the workers (defined in a notebook, a lambda,
             a nested function).
-        ValueError: ``world_size`` is not an int >= 1 or ``timeout`` is not positive.
+        ValueError: ``world_size`` is not an int >= 1, or ``timeout`` or ``pg_timeout`` is not
+            a finite number > 0.
         WorkerError: a rank raised (the message gives its rank, the exception and the
-            traceback) or died; the other ranks are stopped.
+            traceback), died without an exception (named as the cause, before the partners
+            that lost it) or exited without a result; the other ranks are stopped.
         TimeoutError: ranks still running after ``timeout`` seconds; they are stopped and the
             message names the function and line each was in.
 
     Shapes:
         returns: a list of ``world_size`` results, ``results[rank]``.
     """
-    _check_launch_args(fn, world_size, timeout)
+    _check_launch_args(fn, world_size, timeout, pg_timeout)
+    world_size = int(world_size)
     kwargs = {} if kwargs is None else dict(kwargs)
     start_method = start_method or _default_start_method()
     if start_method == "forkserver":
@@ -313,6 +345,12 @@ def launch(
             raise _worker_error(name, exc, context, out_dir) from None
         finally:
             _stop(context.processes, out_dir)  # no-op when every rank has finished
+        missing = [r for r in range(world_size) if not Path(out_dir, f"result{r}.pkl").exists()]
+        if missing:
+            raise WorkerError(
+                f"{name}: rank(s) {missing} of {world_size} exited without returning a result "
+                "(sys.exit() in the worker function?); return a value instead."
+            )
         results = []
         for rank in range(world_size):
             with open(Path(out_dir, f"result{rank}.pkl"), "rb") as fh:
