@@ -165,3 +165,9 @@ def test_inputs_changed_in_place_after_forward_do_not_change_the_gradient(
     got = attention.scaled_dot_product_attention_backward(np.ones_like(out2), cache2)
     for a, b in zip(got, expected, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_is_causal_must_be_a_bool() -> None:
+    q = np.ones((2, 2))
+    with pytest.raises(TypeError, match="is_causal must be True or False"):
+        attention.scaled_dot_product_attention_forward(q, q, q, is_causal="no")

@@ -348,6 +348,12 @@ def test_bad_input_raises_a_clear_value_error(call: Any, match: str) -> None:
         call()
 
 
+def test_channels_last_input_names_the_transpose(rng: np.random.Generator) -> None:
+    layer = conv.Conv2d(1, 4, 3, padding=1, rng=rng)
+    with pytest.raises(ValueError, match=r"channels-last .*transpose\(0, 3, 1, 2\)"):
+        layer(rng.standard_normal((5, 8, 8, 1)))  # NHWC by mistake
+
+
 def test_backward_checks_cache_and_dout_shape(rng: np.random.Generator) -> None:
     out, cache = conv.conv2d_forward(rng.standard_normal((1, 1, 4, 4)), np.ones((1, 1, 3, 3)), None)
     with pytest.raises(ValueError, match=r"shape \(1, 1, 2, 2\)"):
@@ -372,3 +378,21 @@ def test_float32_stays_float32(rng: np.random.Generator) -> None:
     assert out.dtype == np.float32
     assert conv.conv2d_backward(np.ones_like(out), cache)[0].dtype == np.float32
     assert conv.max_pool2d_forward(x, 2)[0].dtype == np.float32
+
+
+def test_conv2d_used_twice_in_one_forward_sums_both_uses_like_torch(
+    rng: np.random.Generator,
+) -> None:
+    shared = conv.Conv2d(3, 3, 3, padding=1, rng=rng)
+    model = nn.Sequential(shared, nn.ReLU(), shared)  # one kernel, two uses
+    x = rng.standard_normal((2, 3, 5, 4))
+    out = model(x)
+    g = rng.standard_normal(out.shape)
+    dx = model.backward(g)
+    xt, wt, bt = tt(x), tt(shared.weight.data), tt(shared.bias.data)
+    yt = tF.conv2d(tF.relu(tF.conv2d(xt, wt, bt, padding=1)), wt, bt, padding=1)
+    yt.backward(torch.tensor(g))
+    close(out, yt)
+    close(dx, xt.grad)
+    close(shared.weight.grad, wt.grad)
+    close(shared.bias.grad, bt.grad)

@@ -110,8 +110,14 @@ def scaled_dot_product_attention_forward(
         q: (..., T_q, D_k), k: (..., T_k, D_k), v: (..., T_k, D_v) -> out: (..., T_q, D_v);
         cache["attn"]: (..., T_q, T_k).
 
-    Errors: ``ValueError`` naming the expected shape of k or v, or a non-positive scale.
+    Errors: ``ValueError`` naming the expected shape of k or v, or a non-positive scale;
+    ``TypeError`` if ``is_causal`` is not a bool.
     """
+    if not isinstance(is_causal, bool | np.bool_):
+        raise TypeError(
+            f"attention: is_causal must be True or False, got {is_causal!r} "
+            "(a string or an array would silently count as True)"
+        )
     qa, ka, va = _qkv(q, k, v)
     s = 1.0 / math.sqrt(qa.shape[-1]) if scale is None else float(scale)
     if not (math.isfinite(s) and s > 0):

@@ -213,7 +213,14 @@ def col2im(
 # --------------------------------------------------------------------------------------
 def _conv_weight(W: object, c_in: int) -> np.ndarray:
     Wa = as_float_array(W, "conv2d: W")
-    if Wa.ndim != 4 or Wa.shape[1] != c_in:
+    if Wa.ndim == 4 and Wa.shape[1] != c_in:
+        # the weight is well formed: most likely x is channels-last (NHWC) by mistake
+        raise ValueError(
+            f"conv2d: x has {c_in} channels (axis 1 of (N, C, H, W)) but W of shape "
+            f"{Wa.shape} expects {Wa.shape[1]}; W must have shape (C_out, {c_in}, kH, kW) "
+            "to match x. If x is channels-last (N, H, W, C), pass x.transpose(0, 3, 1, 2)"
+        )
+    if Wa.ndim != 4:
         raise ValueError(
             f"conv2d: W must have shape (C_out, {c_in}, kH, kW) (PyTorch's layout: output "
             f"channels, input channels, kernel height, kernel width) to match x with "
