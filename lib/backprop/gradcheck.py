@@ -117,7 +117,8 @@ def check_module(
     a fixed mask). A ``RuntimeWarning`` when an array sits on a kink (the module is not
     differentiable within ``h`` of the point, e.g. ReLU at 0), where finite differences
     cannot agree with any gradient; slopes that differ only by the rounding error of ``f``
-    (about ``eps * |f| / h``, large for large outputs) are not called a kink.
+    (about ``eps * sum|P * out| / h``, large for large outputs) are not called a kink.
+    ``ValueError`` too if the output is NaN/inf.
 
     Returns ``{"input": err, "<param name>": err, ...}`` of ``rel_error`` values.
 
@@ -133,6 +134,7 @@ def check_module(
     try:
         out = _deterministic_output(module, xa)
         proj = _projection(gen, out.shape)
+        scale = float(np.sum(np.abs(out * proj)))  # sets the rounding error of the loss
 
         def loss(_: np.ndarray) -> float:
             return float(np.sum(np.asarray(module(xa)) * proj))
@@ -145,7 +147,7 @@ def check_module(
         for name, arr in arrays.items():
             numeric = numerical_gradient(loss, arr, h)
             errors[name] = rel_error(analytic[name], numeric)
-            _warn_on_kink(loss, arr, name, analytic[name], numeric, h)
+            _warn_on_kink(loss, arr, name, analytic[name], numeric, h, scale)
         return errors
     finally:
         for (_, p), g in zip(named, saved_grads, strict=True):
@@ -162,6 +164,12 @@ def _deterministic_output(module: Any, x: np.ndarray) -> np.ndarray:
     comparison measures the noise, not the gradient.
     """
     first = np.array(module(x), dtype=np.float64, copy=True)
+    if not np.all(np.isfinite(first)):
+        raise ValueError(
+            f"check_module: the output of {type(module).__name__} on x contains NaN or inf, "
+            "so finite differences of it are meaningless; check the module on an x (and "
+            "parameters) where its output is finite"
+        )
     out = np.asarray(module(x))
     if first.shape != out.shape or not np.allclose(first, out, rtol=1e-12, atol=0.0):
         raise ValueError(
@@ -203,11 +211,14 @@ def _warn_on_kink(
     analytic: np.ndarray,
     numeric: np.ndarray,
     h: float,
+    scale: float,
 ) -> None:
     """Warn if a badly matching entry of ``arr`` sits on a kink of the loss.
 
     At a point where the loss is differentiable the one-sided slopes (f(a + h) - f(a)) / h
     and (f(a) - f(a - h)) / h agree to O(h); at a kink they differ by the jump in slope.
+    ``scale = sum |P * out|`` bounds the size of the terms summed into ``f``, which sets
+    its rounding error even when they cancel and ``|f|`` is small.
     """
     err = np.abs(analytic - numeric) / np.maximum(np.abs(analytic) + np.abs(numeric), 1e-12)
     suspects = [
@@ -217,9 +228,10 @@ def _warn_on_kink(
     for flat in suspects:
         idx = tuple(int(i) for i in np.unravel_index(flat, arr.shape))
         left, right, f_max = _one_sided_slopes(loss, arr, idx, f0, h)
-        # Each one-sided slope carries a rounding error of about eps * |f| / h: a jump
-        # smaller than a hundred times that is noise (large outputs), not a kink.
-        noise = 100.0 * np.finfo(np.float64).eps * f_max / h
+        # Each one-sided slope carries a rounding error of about eps * sum|P * out| / h
+        # (at least eps * |f| / h): a jump smaller than a hundred times that is noise
+        # (large outputs), not a kink.
+        noise = 100.0 * np.finfo(np.float64).eps * max(f_max, scale) / h
         if abs(right - left) > 1e-4 * (abs(right) + abs(left)) + 1e-6 + noise:
             where = "x" if name == "input" else f"parameter {name!r}"
             warnings.warn(

@@ -279,8 +279,11 @@ def fit(
     unless the model has a ``BatchNorm1d`` and that batch holds one sample.
 
     Errors: ``FloatingPointError`` naming the step, epoch and likely cause when the loss,
-    the gradient (``||g||`` or ``dL/dout``) or, checked after each epoch, a parameter is
-    NaN/inf; ``ValueError`` naming a bad argument.
+    the gradient (``||g||`` or ``dL/dout``) or a parameter is NaN/inf; ``ValueError``
+    naming a bad argument. The parameters are checked after each epoch and when a loss
+    turns NaN/inf: a parameter made NaN by step ``k``'s update (a NaN born inside backward
+    from a finite ``dL/dout``) is reported as such, naming step ``k``, not as the loss
+    of step ``k + 1``.
 
     Shapes:
         X: (N, ...), y: (N,) labels or (N, ...) targets; X_val, y_val likewise.
@@ -493,6 +496,9 @@ def _train_step(
     loss, dout = run.loss_fn(out, yb)
     loss = float(loss)
     if not math.isfinite(loss):
+        # A NaN made inside the previous step's backward (from a finite dL/dout) was
+        # applied by its update: name that step and the parameter, not this loss.
+        _check_parameters_finite(run, where.step - 1, where.epoch, where.lr)
         raise FloatingPointError(_nonfinite_message("loss", loss, where))
     try:
         if run.skip_input_grad:
