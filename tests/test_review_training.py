@@ -122,7 +122,20 @@ def test_check_module_still_warns_on_a_real_kink():
         gradcheck.check_module(nn.ReLU(), x)
 
 
-torch = pytest.importorskip("torch")
+def test_fit_batch_size_one_with_batchnorm_is_refused_up_front():
+    """Every mini-batch of one sample fails in BatchNorm; fit says so before training,
+    instead of the batchnorm error about a short last batch (drop_last would not help)."""
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(10, 4)), rng.integers(0, 3, 10)
+    model = nn.Sequential(nn.Linear(4, 5, rng=rng), nn.BatchNorm1d(5), nn.Linear(5, 3, rng=rng))
+    w0 = [p.data.copy() for p in model.parameters()]
+    for drop_last in (None, True, False):
+        with pytest.raises(ValueError, match=r"batch_size=1 with a BatchNorm1d.*batch_size >= 2"):
+            train.fit(
+                model, losses.softmax_cross_entropy, optim.SGD(model.parameters(), lr=0.1),
+                X, y, epochs=1, batch_size=1, rng=rng, drop_last=drop_last,
+            )  # fmt: skip
+    assert all(np.array_equal(a, p.data) for a, p in zip(w0, model.parameters(), strict=True))
 
 
 @pytest.mark.torch
@@ -146,6 +159,7 @@ torch = pytest.importorskip("torch")
 )
 def test_optimizer_with_scheduler_follows_torch_for_200_steps(ours, theirs, kw, sched, skw):
     """g = g_k + 0.1 w (the gradient depends on w, so errors would compound)."""
+    torch = pytest.importorskip("torch")
     rng = np.random.default_rng(0)
     w0, grads = rng.normal(size=(5, 3)), rng.normal(size=(200, 5, 3))
     p = nn.Parameter(w0.copy())

@@ -142,9 +142,14 @@ def _check_xy(X: object, y: object, xname: str, yname: str) -> tuple[np.ndarray,
 def _check_drop_last(model: Any, drop_last: object, n: int, batch_size: int) -> bool:
     """Resolve ``fit``'s ``drop_last``: ``None`` drops a last batch of one sample when the
     model has BatchNorm1d (a batch of one has no variance to normalise with)."""
+    modules = model.modules() if callable(getattr(model, "modules", None)) else []
+    has_batchnorm = any(isinstance(m, BatchNorm1d) for m in modules)
+    if has_batchnorm and batch_size < 2:
+        raise ValueError(
+            "batch_size=1 with a BatchNorm1d in the model: every training mini-batch would "
+            "hold one sample, which has no variance to normalise with; use batch_size >= 2"
+        )
     if drop_last is None:
-        modules = model.modules() if callable(getattr(model, "modules", None)) else []
-        has_batchnorm = any(isinstance(m, BatchNorm1d) for m in modules)
         drop = has_batchnorm and n % batch_size == 1
     elif isinstance(drop_last, bool | np.bool_):
         drop = bool(drop_last)
@@ -276,7 +281,8 @@ def fit(
     ``clip_norm``, or ``record_grad_norm=True`` (its mean per epoch goes to
     ``History.grad_norm``, otherwise left empty). ``drop_last`` (PyTorch's ``DataLoader``
     name): ``True``/``False`` leave out/keep the incomplete last batch; ``None`` keeps it
-    unless the model has a ``BatchNorm1d`` and that batch holds one sample.
+    unless the model has a ``BatchNorm1d`` and that batch holds one sample (with a
+    ``BatchNorm1d``, ``batch_size=1`` is a ``ValueError``).
 
     Errors: ``FloatingPointError`` naming the step, epoch and likely cause when the loss,
     the gradient (``||g||`` or ``dL/dout``) or a parameter is NaN/inf; ``ValueError``
