@@ -177,3 +177,16 @@ def test_optimizer_with_scheduler_follows_torch_for_200_steps(ours, theirs, kw, 
         tsch.step()
         assert opt.lr == pytest.approx(tsch.get_last_lr()[0], rel=1e-13)
     np.testing.assert_allclose(p.data, tp.detach().numpy(), rtol=1e-9, atol=1e-12)
+
+
+def test_fit_names_a_parameter_that_is_nan_before_training():
+    """Not "became NaN at step 0 ... learning rate too large": no step has run."""
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(12, 4)), rng.integers(0, 3, 12)
+    model = nn.Sequential(nn.Linear(4, 3, rng=rng), nn.ReLU(), nn.Linear(3, 3, rng=rng))
+    model[2].bias.data[1] = np.inf
+    with pytest.raises(FloatingPointError, match=r"^parameter '2\.bias' holds inf before training"):
+        train.fit(
+            model, losses.softmax_cross_entropy, optim.SGD(model.parameters(), lr=0.1), X, y,
+            epochs=1, batch_size=4, rng=rng,
+        )  # fmt: skip

@@ -286,10 +286,10 @@ def fit(
 
     Errors: ``FloatingPointError`` naming the step, epoch and likely cause when the loss,
     the gradient (``||g||`` or ``dL/dout``) or a parameter is NaN/inf; ``ValueError``
-    naming a bad argument. The parameters are checked after each epoch and when a loss
-    turns NaN/inf: a parameter made NaN by step ``k``'s update (a NaN born inside backward
-    from a finite ``dL/dout``) is reported as such, naming step ``k``, not as the loss
-    of step ``k + 1``.
+    naming a bad argument. The parameters are checked before training, after each epoch
+    and when a loss turns NaN/inf: a parameter made NaN by step ``k``'s update (a NaN born
+    inside backward from a finite ``dL/dout``) is reported as such, naming step ``k``, not
+    as the loss of step ``k + 1``.
 
     Shapes:
         X: (N, ...), y: (N,) labels or (N, ...) targets; X_val, y_val likewise.
@@ -390,13 +390,15 @@ def _check_fit_arguments(
     scheduler = kw["scheduler"]
     if scheduler is not None and not callable(getattr(scheduler, "step", None)):
         raise ValueError(f"scheduler must have a .step() method, got {type(scheduler).__name__}")
-    return _Run(
+    run = _Run(
         model, loss_fn, optimizer, X_arr, y_arr, X_val, y_val, epochs, batch_size, rng, drop,
         patience, bool(kw["restore_best"]), clip_norm,
         bool(kw["accuracy"]) and _may_be_classification(y_arr),
         bool(kw["record_grad_norm"]), params=list(model.parameters()),
         param_names=_parameter_names(model), skip_input_grad=_can_skip_input_grad(model),
     )  # fmt: skip
+    _check_parameters_finite(run, 0, 1, None)  # step 0: the weights fit starts from
+    return run
 
 
 def _can_skip_input_grad(model: Any) -> bool:
@@ -626,5 +628,10 @@ def _check_parameters_finite(run: _Run, step: int, epoch: int, lr: float | None)
     for name, p in zip(run.param_names, run.params, strict=True):
         if not np.isfinite(p.data).all():
             bad = float(p.data[~np.isfinite(p.data)].flat[0])
+            if step == 0:
+                raise FloatingPointError(
+                    f"parameter {name!r} holds {'NaN' if math.isnan(bad) else 'inf'} before "
+                    "training: check its initialisation or the weights loaded into the model"
+                )
             where = _Where(step, epoch, lr)
             raise FloatingPointError(_nonfinite_message(f"parameter {name!r}", bad, where))
