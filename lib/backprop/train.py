@@ -146,8 +146,9 @@ def _check_drop_last(model: Any, drop_last: object, n: int, batch_size: int) -> 
     has_batchnorm = any(isinstance(m, BatchNorm1d) for m in modules)
     if has_batchnorm and batch_size < 2:
         raise ValueError(
-            "batch_size=1 with a BatchNorm1d in the model: every training mini-batch would "
-            "hold one sample, which has no variance to normalise with; use batch_size >= 2"
+            f"batch_size={batch_size} with {n} training samples and a BatchNorm1d in the "
+            "model: a mini-batch of one sample has no variance to normalise with; use "
+            "batch_size >= 2"
         )
     if drop_last is None:
         drop = has_batchnorm and n % batch_size == 1
