@@ -130,6 +130,10 @@ def softmax_cross_entropy(logits: object, y: object) -> tuple[float, np.ndarray]
     u = z - max_c z (each row shifted), e = exp(u) and s_n = sum_c e_nc, the per-example
     loss is log s_n - u_{n, y_n} and softmax(z_n) = e_n / s_n (one ``exp`` for both).
 
+    Errors: ``ValueError`` if ``logits`` is not 2-D with at least one class, or ``y`` is not
+    ``(N,)`` integer labels (integer-valued floats are accepted) in ``[0, C)``. NaN/inf
+    logits are not an error here: they give a NaN loss (``train.fit`` raises on it).
+
     Shapes:
         logits: (N, C), y: (N,) integers in [0, C) -> loss: float, dlogits: (N, C).
     """

@@ -154,6 +154,10 @@ def sgd_update(
         d   = g + momentum * buf  if nesterov  else  buf     (d = g when momentum = 0)
         w   = w - lr * d
 
+    Errors: ``ValueError`` if ``w`` and ``dw`` differ in shape, ``state`` is not a dict, a
+    hyper-parameter is negative, or ``nesterov`` is used without momentum or with dampening
+    (as ``torch.optim.SGD``). The other rules check their arguments in the same way.
+
     Shapes:
         w, dw: any shape, equal.
         state: ``{}`` or ``{"momentum_buffer": array like w}``.
@@ -738,6 +742,9 @@ def clip_grad_norm(params: Iterable[ParameterLike], max_norm: float) -> float:
     ``total = ||g||``; if ``c = max_norm / (total + 1e-6) < 1`` then ``g <- c * g``.
     Returns ``total`` (the norm *before* clipping), like ``torch.nn.utils.clip_grad_norm_``.
     The direction of the gradient is unchanged; only its length is capped.
+
+    Errors: ``ValueError`` if ``max_norm`` is not a number > 0, or ``params`` is not a
+    non-empty list of Parameters (e.g. the model itself instead of ``model.parameters()``).
 
     Shapes:
         params: Parameters of any shapes; returns a float.
