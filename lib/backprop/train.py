@@ -528,7 +528,8 @@ def _gradient_norm(run: _Run, dout: np.ndarray, where: _Where) -> float:
 
     Without clipping or recording, the norm is computed only when the loss gradient is
     not finite (to raise with it); a NaN made inside backward from a finite ``dL/dout``
-    shows up in the next step's loss, or in the end-of-epoch parameter check.
+    reaches the parameters through the update and is reported, naming this step and the
+    parameter, when the next step's loss turns NaN or by the end-of-epoch check.
     """
     if run.clip_norm is not None:
         norm = _clip_grad_norm(run.params, run.clip_norm)
