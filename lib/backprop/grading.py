@@ -98,6 +98,7 @@ class _Limit:
         self.deadline = time.monotonic() + self.seconds
         self.fired = False
         self.refire = refire  # fire again every _REFIRE s until the block exits
+        self.closing = False  # its block is exiting: never fire for it again
 
 
 # The default limits of call, run_check and going_further are multiplied by this factor,
@@ -131,9 +132,27 @@ def _arm() -> None:
     signal.setitimer(signal.ITIMER_REAL, max(min(times) - time.monotonic(), 1e-4))
 
 
-def _on_alarm(signum: int, frame: object) -> None:
+def _in_bookkeeping(frame: Any) -> bool:
+    """Whether the interrupted code is adding or removing a limit (or a ``with
+    time_limit`` entering or leaving): raising there would leave a stale limit behind."""
+    while frame is not None:
+        if frame.f_code in _BOOKKEEPING:
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _on_alarm(signum: int, frame: Any) -> None:
+    if _in_bookkeeping(frame):
+        if _active:
+            signal.setitimer(signal.ITIMER_REAL, 1e-3)  # again once the bookkeeping is done
+        return
     now = time.monotonic()
-    expired = [lim for lim in _active if lim.deadline <= now and (not lim.fired or lim.refire)]
+    expired = [
+        lim
+        for lim in _active
+        if lim.deadline <= now and not lim.closing and (not lim.fired or lim.refire)
+    ]
     if not expired:
         _arm()
         return
@@ -155,13 +174,21 @@ def _push(limit: _Limit) -> None:
 
 
 def _pop(limit: _Limit) -> None:
-    signal.setitimer(signal.ITIMER_REAL, 0)
-    if limit in _active:
-        _active.remove(limit)
-    if _active:
-        _arm()
-    else:
-        signal.signal(signal.SIGALRM, _previous_handler or signal.SIG_DFL)
+    # The alarm may interrupt any line here (an outer limit expiring as this one closes):
+    # the `finally` still takes this limit off the list, so it can never fire later, in
+    # code that has no limit of its own (otter's own cells once failed that way).
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+    finally:
+        with contextlib.suppress(ValueError):
+            _active.remove(limit)
+        if _active:
+            _arm()
+        elif callable(_previous_handler):
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, _previous_handler)
+        # otherwise this module's handler stays: with no limit active it does nothing, while
+        # SIG_DFL would end the process if a deferred alarm (see _on_alarm) were still due
 
 
 @contextlib.contextmanager
@@ -176,13 +203,29 @@ def time_limit(seconds: float) -> Iterator[_Limit]:
     if not _can_use_alarm():
         yield limit
         return
-    _push(limit)
     try:
+        _push(limit)
         yield limit
     finally:
-        _pop(limit)
+        try:
+            limit.closing = True
+        finally:
+            _pop(limit)
     if limit.fired:  # expired, but learner code caught the exception and carried on
         raise TimeLimitExceeded(limit)
+
+
+# The alarm handler never raises inside these (see _in_bookkeeping). contextlib's own
+# __enter__/__exit__ are included: a raise between them and the generator would skip its
+# `finally`, and the limit would stay active and fire later in unrelated code.
+_BOOKKEEPING = {
+    _push.__code__,
+    _pop.__code__,
+    _arm.__code__,
+    time_limit.__wrapped__.__code__,
+    contextlib._GeneratorContextManager.__enter__.__code__,
+    contextlib._GeneratorContextManager.__exit__.__code__,
+}
 
 
 def _run_with_time_limit(fn: Callable[[], Any], seconds: float) -> Any:
