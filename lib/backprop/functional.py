@@ -665,3 +665,40 @@ def layernorm_backward(dout: object, cache: Cache) -> tuple[np.ndarray, np.ndarr
         g - g.mean(axis=-1, keepdims=True) - x_hat * (g * x_hat).mean(axis=-1, keepdims=True)
     )
     return dx, dgamma, dbeta
+
+
+# Chapter 8's layers live in their own modules, one per kind of layer (as PyTorch keeps
+# torch/nn/modules/conv.py, rnn.py, ...); their forward/backward pairs belong to this
+# namespace too, so `bp.functional.conv2d_forward` is `bp.conv.conv2d_forward`.
+from .attention import (  # noqa: E402
+    causal_mask,
+    scaled_dot_product_attention_backward,
+    scaled_dot_product_attention_forward,
+)
+from .conv import (  # noqa: E402
+    avg_pool2d_backward,
+    avg_pool2d_forward,
+    col2im,
+    conv2d_backward,
+    conv2d_forward,
+    im2col,
+    max_pool2d_backward,
+    max_pool2d_forward,
+)
+from .recurrent import rnn_backward, rnn_forward  # noqa: E402
+
+__all__ += [
+    "avg_pool2d_backward",
+    "avg_pool2d_forward",
+    "causal_mask",
+    "col2im",
+    "conv2d_backward",
+    "conv2d_forward",
+    "im2col",
+    "max_pool2d_backward",
+    "max_pool2d_forward",
+    "rnn_backward",
+    "rnn_forward",
+    "scaled_dot_product_attention_backward",
+    "scaled_dot_product_attention_forward",
+]

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import importlib
 import inspect
 from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
@@ -950,3 +951,23 @@ class Sequential(Module):
         if not layers:
             return dout
         return layers[0].backward(dout, needs_input_grad=needs_input_grad)
+
+
+# Chapter 8's modules live in their own files (conv.py, recurrent.py), which import this
+# one for Module and Parameter; `bp.nn.Conv2d` is looked up there on first use (PEP 562),
+# since importing them here, at import time, would be circular.
+_CHAPTER_8_MODULES = {
+    "AvgPool2d": "conv",
+    "Conv2d": "conv",
+    "Flatten": "conv",
+    "MaxPool2d": "conv",
+    "RNN": "recurrent",
+}
+__all__ += list(_CHAPTER_8_MODULES)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _CHAPTER_8_MODULES:
+        module = importlib.import_module(f".{_CHAPTER_8_MODULES[name]}", __package__)
+        return getattr(module, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
