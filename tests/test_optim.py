@@ -237,3 +237,30 @@ def test_adam_and_adamw_apply_weight_decay_one(cls: type[optim.Adam]) -> None:
         w, dw, {}, lr=lr, eps=eps, weight_decay=1.0, decoupled=cls is optim.AdamW
     )
     np.testing.assert_allclose(w_pure, expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["sgd", "adagrad", "rmsprop"])
+def test_sgd_adagrad_rmsprop_apply_weight_decay_one(name: str) -> None:
+    """weight_decay = 1.0 by hand, first step, g = dw + w (no momentum):
+    SGD: w - lr g;  Adagrad: sum = g^2, w - lr g / (|g| + eps);
+    RMSprop: v = (1 - alpha) g^2, w - lr g / (sqrt(v) + eps)."""
+    lr, eps, alpha = 0.1, 1e-8, 0.99
+    w = np.array([0.5, -2.0, 3.0])
+    dw = np.array([0.25, 1.0, -4.0])
+    g = dw + w
+    expected = {
+        "sgd": w - lr * g,
+        "adagrad": w - lr * g / (np.abs(g) + eps),
+        "rmsprop": w - lr * g / (np.sqrt((1 - alpha) * g * g) + eps),
+    }[name]
+    fn, cls, kw = {
+        "sgd": (optim.sgd_update, optim.SGD, {}),
+        "adagrad": (optim.adagrad_update, optim.Adagrad, dict(eps=eps)),
+        "rmsprop": (optim.rmsprop_update, optim.RMSprop, dict(alpha=alpha, eps=eps)),
+    }[name]
+    w_pure, _ = fn(w, dw, {}, lr=lr, weight_decay=1.0, **kw)
+    np.testing.assert_allclose(w_pure, expected, rtol=1e-12)
+    p = P(w)
+    p.grad[...] = dw
+    cls([p], lr=lr, weight_decay=1.0, **kw).step()
+    np.testing.assert_allclose(p.data, expected, rtol=1e-12)
