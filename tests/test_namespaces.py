@@ -60,3 +60,24 @@ def test_importing_backprop_does_not_import_torch() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "distributed" not in out.stdout
     assert {"attention", "conv", "recurrent"} <= set(bp.__all__)
+
+
+def test_predict_and_evaluate_save_nothing_for_backward() -> None:
+    """A monitoring pass between a training forward and its backward leaves the training
+    pass's saved values alone (they run under nn.no_grad)."""
+    import numpy as np
+    from backprop import losses, train
+
+    rng = np.random.default_rng(0)
+    model = nn.Sequential(nn.Linear(3, 4, rng=rng), nn.Tanh(), nn.Linear(4, 2, rng=rng))
+    x, y = rng.normal(size=(5, 3)), np.array([0, 1, 1, 0, 1])
+    _, dout = losses.softmax_cross_entropy(model(x), y)
+    model.backward(dout)
+    expected = [p.grad.copy() for p in model.parameters()]
+    model.zero_grad()
+    _, dout = losses.softmax_cross_entropy(model(x), y)
+    train.predict(model, rng.normal(size=(7, 3)))
+    train.evaluate(model, losses.softmax_cross_entropy, rng.normal(size=(7, 3)), y.repeat(2)[:7])
+    model.backward(dout)
+    for p, g in zip(model.parameters(), expected, strict=True):
+        np.testing.assert_allclose(p.grad, g, rtol=1e-12)

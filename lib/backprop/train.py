@@ -29,7 +29,7 @@ import numpy as np
 
 from ._checks import as_float_array, check_int, check_nonempty_batch, check_rng
 from .data import minibatches
-from .nn import BatchNorm1d, Module
+from .nn import BatchNorm1d, Module, no_grad
 from .optim import _clip_grad_norm, _total_norm
 
 __all__ = ["History", "accuracy_score", "evaluate", "fit", "predict"]
@@ -187,8 +187,8 @@ def _nonfinite_message(what: str, value: float, where: _Where) -> str:
 def predict(model: Any, X: np.ndarray, batch_size: int = 1024) -> np.ndarray:
     """Model outputs (e.g. logits) for every row of ``X``, computed in eval mode.
 
-    ``out = model(X)`` in batches of ``batch_size``; the model's previous train/eval mode is
-    restored afterwards.
+    ``out = model(X)`` in batches of ``batch_size``, under :func:`backprop.nn.no_grad` (nothing
+    is saved for backward); the model's previous train/eval mode is restored afterwards.
 
     Shapes:
         X: (N, ...). returns: (N, ...) model output, e.g. (N, C) logits.
@@ -202,7 +202,9 @@ def predict(model: Any, X: np.ndarray, batch_size: int = 1024) -> np.ndarray:
     was_training = bool(getattr(model, "training", True))
     model.eval()
     try:
-        outs = [model(X_arr[i : i + batch_size]) for i in range(0, X_arr.shape[0], batch_size)]
+        with no_grad():  # save nothing for backward: a training pass in flight stays intact
+            starts = range(0, X_arr.shape[0], batch_size)
+            outs = [model(X_arr[i : i + batch_size]) for i in starts]
     finally:
         _set_mode(model, was_training)
     return np.concatenate(outs, axis=0)
@@ -235,7 +237,7 @@ def _evaluate(
     model.eval()
     total, outs = 0.0, []
     try:
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        with no_grad(), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             for xb, yb in minibatches(X, y, batch_size):
                 out = model(xb)
                 loss, _ = loss_fn(out, yb)
