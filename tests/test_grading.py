@@ -453,29 +453,17 @@ def test_number_names_a_ragged_list_instead_of_crashing() -> None:
         grading.number([np.ones((2, 2)), 3.0], "total_norm")
 
 
-def test_call_notices_arrays_changed_inside_a_list_or_dict() -> None:
-    def clip_in_place(grads):
-        for g in grads:
-            g *= 0.5
-        return grads
-
+def test_check_not_mutated_names_an_array_changed_inside_a_list_or_dict() -> None:
+    grads = [np.ones(3), np.ones(2)]
+    changed = [grads[0] * 0.5, grads[1].copy()]
     with pytest.raises(grading.Feedback, match=r"changed its input `grads\[0\]` in place"):
-        grading.call(clip_in_place, [np.ones(3), np.ones(2)], name="clip", arg_names=["grads"])
-
-    def scale_dict(params):
-        params["W2"][...] = 0.0
-        return 1.0
-
+        grading.check_not_mutated({"grads": grads}, {"grads": changed}, "clip")
+    params = {"W1": np.ones(2), "W2": np.ones(2)}
     with pytest.raises(grading.Feedback, match=r"`params\['W2'\]` in place"):
-        grading.call(
-            scale_dict, {"W1": np.ones(2), "W2": np.ones(2)}, name="f", arg_names=["params"]
+        grading.check_not_mutated(
+            {"params": params}, {"params": {"W1": np.ones(2), "W2": np.zeros(2)}}, "f"
         )
-
-    def pure(grads):
-        return [g * 0.5 for g in grads]
-
-    out = grading.call(pure, [np.ones(3)], name="clip", arg_names=["grads"])
-    np.testing.assert_array_equal(out[0], 0.5 * np.ones(3))
+    grading.check_not_mutated({"grads": grads}, {"grads": [g.copy() for g in grads]}, "clip")
 
 
 def test_batch_sum_hint_does_not_assume_a_bias() -> None:

@@ -520,10 +520,11 @@ def call(
         raise Feedback(_error_message(name, exc)) from None
     if not allow_mutation:
         arg_names = list(arg_names or [f"arg{i + 1}" for i in range(len(args))])
-        containers = np.ndarray | list | tuple | dict  # arrays, also inside lists and dicts
+        # plain array arguments only: an exercise whose function takes a list of arrays
+        # watches it itself, with a message in its own words (check_not_mutated can help)
         check_not_mutated(
-            {n: a for n, a in zip(arg_names, originals, strict=True) if isinstance(a, containers)},
-            {n: a for n, a in zip(arg_names, args, strict=True) if isinstance(a, containers)},
+            {n: a for n, a in zip(arg_names, originals, strict=True) if isinstance(a, np.ndarray)},
+            {n: a for n, a in zip(arg_names, args, strict=True) if isinstance(a, np.ndarray)},
             name,
         )
     if result is None:
