@@ -219,12 +219,17 @@ def _tracked_backward(backward: Callable[..., Any]) -> Any:
         if outermost:
             _Passes.backward_of = self._newest_pass()
         _Passes.backward_depth += 1
+        held = len(self._stack()) if "_parameters" in self.__dict__ else 0
         try:
             if passes_keyword:
                 dx = backward(self, dout, needs_input_grad=needs_input_grad)
             else:
                 dx = backward(self, dout)
             return dx if needs_input_grad else None
+        except Exception:
+            if held and len(self._stack()) < held:  # it took values and failed: say so later
+                object.__setattr__(self, "_backward_failed", True)
+            raise
         finally:
             _Passes.backward_depth -= 1
             if outermost:
@@ -259,11 +264,13 @@ class Module:
       reverse order gives each call its own values, and parameter gradients add up.
     - The values of a forward pass serve one backward pass. A new outermost call
       (``model(x)`` or ``model.forward(x)``) starts a new pass and discards the values of
-      the previous pass *in the same mode*: a training-mode pass replaces training values,
-      an eval-mode pass (``model.eval()``, e.g. ``train.evaluate``) replaces eval values.
-      Backward uses the values of the module's current mode, so an evaluation between a
-      training forward pass and its backward pass does not change the gradient. Forward
-      passes inside ``with nn.no_grad():`` save nothing.
+      the previous pass *in the same mode*: a training-mode pass replaces training values
+      (and discards eval values, which are older), an eval-mode pass (after
+      ``model.eval()``) replaces eval values. Backward uses the values of the module's
+      current mode, so an evaluation between a training forward pass and its backward
+      pass does not change the gradient, and an eval-mode backward after a training pass
+      raises instead of differentiating an older evaluation. Forward passes inside
+      ``with nn.no_grad():`` (``train.evaluate``, ``train.predict``) save nothing.
     - ``RuntimeError`` for: backward without saved values (before forward, twice, after a
       module was called several times at the top level, or only in the other mode), and
       backward of a pass whose module has since been used in a later pass (a module
@@ -350,14 +357,18 @@ class Module:
 
     def _save(self, cache: Any) -> None:
         """Push what ``backward`` needs (called at the end of ``forward``); nothing inside
-        ``no_grad()``. Values of an earlier pass in the same mode are discarded."""
+        ``no_grad()``. Values of an earlier pass in the same mode are discarded, and a
+        training-mode save also discards the (older) eval-mode values."""
         if not _Passes.grad_enabled:
             return
         stack = self._stack()
         if stack and stack[-1][0] != _Passes.current:
             stack.clear()  # values of an earlier pass in this mode: that pass is over
+        if self.training:  # eval values older than a training pass must not answer an
+            self._eval_caches.clear()  # eval-mode backward meant for the training pass
         stack.append((_Passes.current, cache))
         object.__setattr__(self, "_forward_ran", True)
+        object.__setattr__(self, "_backward_failed", False)
 
     def _stack(self) -> list[tuple[int, Any]]:
         """The saved values of the module's current mode (training or eval)."""
@@ -396,6 +407,12 @@ class Module:
                 f"{self!r}: backward() called before forward(); run a forward pass first "
                 "(backward needs the values saved by forward; forward passes inside "
                 "nn.no_grad() save none)"
+            )
+        if self.__dict__.get("_backward_failed"):
+            return (
+                f"{self!r}: backward() has no forward values left to use: an earlier "
+                "backward() call raised an error after taking them. Fix the cause, run the "
+                "forward pass again, then call backward."
             )
         if self._caches or self._eval_caches:  # values exist, but only in the other mode
             now, then = ("training", "eval") if self.training else ("eval", "training")

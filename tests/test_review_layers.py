@@ -1,0 +1,63 @@
+"""Review of the layer refactor (issues 13/14): misuse cases found after it.
+
+Each test failed before its fix in ``nn.Module``'s saved-value bookkeeping.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from backprop import nn
+
+
+def _mlp(rng: np.random.Generator) -> nn.Sequential:
+    return nn.Sequential(nn.Linear(3, 4, rng=rng), nn.Tanh(), nn.Linear(4, 2, rng=rng))
+
+
+def test_eval_backward_after_training_pass_raises_not_older_eval_gradient() -> None:
+    """eval forward (x_val), train forward (x), eval() by mistake, backward: the values
+    left in eval mode are those of x_val; differentiating them would be silently wrong."""
+    rng = np.random.default_rng(0)
+    model = _mlp(rng)
+    x_val, x = rng.normal(size=(5, 3)), rng.normal(size=(5, 3))
+    model.eval()
+    model(x_val)
+    model.train()
+    model(x)
+    model.eval()
+    with pytest.raises(RuntimeError, match="eval mode"):
+        model.backward(np.ones((5, 2)))
+    model.train()  # the training pass is still there, in its own mode
+    dx = model.backward(np.ones((5, 2)))
+    fresh = _mlp(np.random.default_rng(0))
+    fresh(x)
+    np.testing.assert_allclose(dx, fresh.backward(np.ones((5, 2))), rtol=1e-12, atol=0)
+
+
+def test_monitoring_pass_between_forward_and_backward_still_harmless() -> None:
+    rng = np.random.default_rng(1)
+    model = _mlp(rng)
+    x = rng.normal(size=(5, 3))
+    model(x)
+    model.eval()
+    model(rng.normal(size=(5, 3)))
+    model.train()
+    dx = model.backward(np.ones((5, 2)))
+    fresh = _mlp(np.random.default_rng(1))
+    fresh(x)
+    np.testing.assert_allclose(dx, fresh.backward(np.ones((5, 2))), rtol=1e-12, atol=0)
+
+
+def test_failed_backward_then_retry_says_the_values_were_used() -> None:
+    """A dout of the wrong shape raises ValueError and uses up the saved values; the
+    retry must not claim that backward already succeeded or was never run."""
+    act = nn.Tanh()
+    act(np.ones((2, 3)))
+    with pytest.raises(ValueError, match="shape"):
+        act.backward(np.ones((3, 3)))
+    with pytest.raises(RuntimeError, match="earlier backward\\(\\) call raised"):
+        act.backward(np.ones((2, 3)))
+    act(np.ones((2, 3)))  # a new forward pass clears the note
+    assert act.backward(np.ones((2, 3))).shape == (2, 3)
+    with pytest.raises(RuntimeError, match="already used them"):
+        act.backward(np.ones((2, 3)))
