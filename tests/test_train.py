@@ -476,3 +476,21 @@ def test_one_logit_train_accuracy_equals_evaluate_when_lr_is_zero(dtype: type) -
     assert 0.1 < ref["accuracy"] < 0.9
     assert hist.train_accuracy == [pytest.approx(ref["accuracy"], rel=1e-12)]
     assert hist.train_loss == [pytest.approx(ref["loss"], rel=1e-12)]
+
+
+def test_a_logit_of_exactly_zero_predicts_class_zero() -> None:
+    """One logit per sample: class 1 only when the logit is > 0, so a logit of exactly 0
+    (sigmoid = 1/2) is class 0, in accuracy_score and in the accuracy fit counts."""
+    assert train.accuracy_score(np.array([0.0]), np.array([0])) == 1.0
+    assert train.accuracy_score(np.array([[0.0], [0.0]]), np.array([[1.0], [1.0]])) == 0.0
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((10, 3))
+    y = np.array([0, 0, 0, 1, 0, 1, 0, 0, 1, 0], dtype=float)[:, None]  # 7 of 10 are 0
+    model = nn.Sequential(nn.Linear(3, 1, rng=rng))
+    for p in model.parameters():
+        p.data[...] = 0.0  # every logit is exactly 0
+    loss = losses.binary_cross_entropy_with_logits
+    opt = optim.SGD(model.parameters(), lr=0.0)
+    hist = train.fit(model, loss, opt, X, y, epochs=1, batch_size=4, rng=rng)
+    assert hist.train_accuracy == [0.7]
+    assert train.evaluate(model, loss, X, y)["accuracy"] == 0.7
