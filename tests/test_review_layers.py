@@ -61,3 +61,33 @@ def test_failed_backward_then_retry_says_the_values_were_used() -> None:
     assert act.backward(np.ones((2, 3))).shape == (2, 3)
     with pytest.raises(RuntimeError, match="already used them"):
         act.backward(np.ones((2, 3)))
+
+
+def test_plain_array_refused_for_a_removed_or_absent_bias() -> None:
+    """``lin.bias = None`` then ``lin.bias = array`` (or ``Linear(bias=False)``): the array
+    was accepted, forward read ``ndarray.data`` (a memoryview) as the bias, and the bias
+    was never in ``parameters()``."""
+    rng = np.random.default_rng(2)
+    for lin in (nn.Linear(3, 2, rng=rng), nn.Linear(3, 2, rng=rng, bias=False)):
+        lin.bias = None
+        with pytest.raises(TypeError, match="nn.Parameter"):
+            lin.bias = np.zeros(2)
+        lin.bias = nn.Parameter(np.zeros(2), "bias")  # a Parameter is still welcome
+        assert [n for n, _ in lin.named_parameters()] == ["weight", "bias"]
+
+
+def test_subclass_without_super_init_and_no_attributes_names_the_fix() -> None:
+    class Doubler(nn.Module):
+        def __init__(self) -> None:  # forgot super().__init__()
+            self_scale = 2.0  # noqa: F841 (a local, so __setattr__ never runs)
+
+        def forward(self, x: np.ndarray) -> np.ndarray:
+            self._save(None)
+            return 2.0 * x
+
+    with pytest.raises(RuntimeError, match="super\\(\\).__init__\\(\\)"):
+        Doubler()(np.ones((2, 2)))
+    with pytest.raises(RuntimeError, match="super\\(\\).__init__\\(\\)"):
+        Doubler().eval()
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        nn.ReLU().nothing  # noqa: B018

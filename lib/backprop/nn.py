@@ -246,6 +246,13 @@ def _tracked_backward(backward: Callable[..., Any]) -> Any:
     return wrapper
 
 
+_MODULE_STATE = frozenset(
+    {"_parameters", "_buffers", "_modules", "_parameter_slots", "_caches", "_eval_caches"}
+    | {"_forward_ran", "training"}
+)
+"""The attributes ``Module.__init__`` creates (a missing one means it never ran)."""
+
+
 class Module:
     """Base class of every layer: parameters, buffers, children, train/eval mode.
 
@@ -286,6 +293,7 @@ class Module:
         object.__setattr__(self, "_parameters", {})
         object.__setattr__(self, "_buffers", {})
         object.__setattr__(self, "_modules", {})
+        object.__setattr__(self, "_parameter_slots", set())  # names that held a Parameter
         object.__setattr__(self, "_caches", [])  # training mode: (pass, cache), newest last
         object.__setattr__(self, "_eval_caches", [])  # the same in eval mode
         object.__setattr__(self, "_forward_ran", False)
@@ -299,6 +307,14 @@ class Module:
             cls.backward = _tracked_backward(cls.__dict__["backward"])  # type: ignore[method-assign]
 
     # -- registration ------------------------------------------------------------------
+    def __getattr__(self, name: str) -> Any:  # only called for a missing attribute
+        if name in _MODULE_STATE:  # Module.__init__ never ran
+            raise RuntimeError(
+                f"{type(self).__name__} is not initialised: call super().__init__() at the "
+                f"start of {type(self).__name__}.__init__"
+            )
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
     def __setattr__(self, name: str, value: Any) -> None:
         if "_parameters" not in self.__dict__:
             raise RuntimeError(
@@ -308,13 +324,14 @@ class Module:
         if name in self._buffers:  # re-assigning a buffer keeps it registered
             object.__setattr__(self, name, as_float_array(value, f"buffer {name!r}"))
             return
-        if name in self._parameters:
+        if name in self._parameters or name in self._parameter_slots:  # also after None
             check_assignment(self, name, value, Parameter, "a Parameter")
         elif name in self._modules:
             check_assignment(self, name, value, Module, "a child Module")
         if isinstance(value, Parameter):  # a replacement keeps its place in the order
             self._modules.pop(name, None)
             self._parameters[name] = value
+            self._parameter_slots.add(name)
         elif isinstance(value, Module):
             self._parameters.pop(name, None)
             self._modules[name] = value
@@ -578,6 +595,7 @@ class Linear(Module):
         w = _init.draw(init, shape, check_rng(rng, "Linear: rng"), "Linear")
         self.weight = Parameter(w.astype(dtype), "weight")
         self.bias = Parameter(np.zeros(self.out_features, dtype), "bias") if bias else None
+        self._parameter_slots.add("bias")  # bias=False: lin.bias = array is still refused
 
     def extra_repr(self) -> str:
         extra = "" if self.bias is not None else ", bias=False"
