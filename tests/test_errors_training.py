@@ -306,3 +306,14 @@ def test_fit_evaluate_predict_need_a_sample_axis(model, xy, call, match: str) ->
     X, y = xy
     with pytest.raises(ValueError, match=match):
         call(model, X, y)
+
+
+@pytest.mark.parametrize("clip_norm", [0, 0.0, -0.5, np.inf, np.nan, True, "1.0"])
+def test_fit_rejects_a_clip_norm_that_is_not_a_finite_number_above_zero(
+    model, xy, clip_norm
+) -> None:
+    """clip_norm = 0 would scale every gradient to 0 (no training at all), inf or NaN is
+    no cap, and a bool or a string is not a norm: each is an error, not a silent no-op."""
+    X, y = xy
+    with pytest.raises(ValueError, match=r"clip_norm must be a finite number > 0 or None"):
+        _fit(model, X, y, clip_norm=clip_norm)
