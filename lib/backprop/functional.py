@@ -324,6 +324,8 @@ def leaky_relu_backward(dout: object, cache: Cache) -> np.ndarray:
 def elu_forward(x: object, alpha: float = 1.0) -> tuple[np.ndarray, Cache]:
     """Exponential linear unit: ``out = x`` for x > 0, ``alpha * (exp(x) - 1)`` otherwise.
 
+    Source: Clevert, Unterthiner and Hochreiter (2016), ELUs.
+
     Shapes:
         x: any shape -> out: same shape.
     """
@@ -376,6 +378,8 @@ def selu_backward(dout: object, cache: Cache) -> np.ndarray:
 def silu_forward(x: object) -> tuple[np.ndarray, Cache]:
     """SiLU / Swish: ``out = x * sigmoid(x)``; saves g'(x) = s * (1 + x * (1 - s)).
 
+    Source: Elfwing, Uchibe and Doya (2018); Ramachandran et al. (2017), Swish.
+
     Shapes:
         x: any shape -> out: same shape.
     """
@@ -399,6 +403,8 @@ def mish_forward(x: object) -> tuple[np.ndarray, Cache]:
 
     Saves g'(x) = t + x * (1 - t^2) * sigmoid(x), t = tanh(softplus(x)), using
     d softplus(x)/dx = sigmoid(x).
+
+    Source: Misra (2019), Mish.
 
     Shapes:
         x: any shape -> out: same shape.
@@ -424,6 +430,8 @@ def gelu_forward(x: object, approximate: str = "none") -> tuple[np.ndarray, Cach
     exact:  out = x * Phi(x) = 0.5 * x * (1 + erf(x / sqrt(2)))
     "tanh": out = 0.5 * x * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3)))
     The derivative saved for backward is given in :func:`gelu_backward`.
+
+    Source: Hendrycks and Gimpel (2016), GELUs.
 
     Shapes:
         x: any shape -> out: same shape.
@@ -513,6 +521,8 @@ def dropout_forward(
     out = x * m / (1 - p),  m_i ~ Bernoulli(1 - p) in training; out = x in eval mode, so
     E[out] = x in both modes. ``rng`` is only used (and required) in training mode.
 
+    Source: Srivastava et al. (2014), Dropout.
+
     Shapes:
         x: any shape -> out: same shape.
     Raises:
@@ -568,6 +578,8 @@ def batchnorm_forward(
     In training mode the running statistics may be ``None`` (not tracked). The cache
     holds a copy of gamma (D numbers): an optimizer may update gamma in place before
     backward, which needs the value used here.
+
+    Source: Ioffe and Szegedy (2015), Batch Normalization.
 
     Shapes:
         x: (N, D), gamma, beta, running_mean, running_var: (D,) -> out: (N, D).
@@ -630,6 +642,8 @@ def layernorm_forward(
 
     mu = mean_j x_j, var = mean_j (x_j - mu)^2, x_hat = (x - mu) / sqrt(var + eps),
     out = gamma * x_hat + beta.
+
+    Source: Ba, Kiros and Hinton (2016), Layer Normalization.
 
     Shapes:
         x: (N, D) (or (..., D)), gamma, beta: (D,) -> out: same shape as x.
