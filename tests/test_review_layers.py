@@ -91,3 +91,35 @@ def test_subclass_without_super_init_and_no_attributes_names_the_fix() -> None:
         Doubler().eval()
     with pytest.raises(AttributeError, match="no attribute 'nothing'"):
         nn.ReLU().nothing  # noqa: B018
+
+
+class _TanhAfterLinear(nn.Module):
+    """A user's container that saves nothing itself (no ``self._save``)."""
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        super().__init__()
+        self.lin = nn.Linear(3, 3, rng=rng)
+        self.act = nn.Tanh()
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return self.act(self.lin(x))
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        return self.lin.backward(self.act.backward(dout))
+
+
+def test_child_used_alone_after_a_container_that_saves_nothing_raises() -> None:
+    """model(x1), then model.act(x2) on its own, then model.backward: act's values are
+    those of x2, so the gradient would silently use tanh'(x2)."""
+    rng = np.random.default_rng(3)
+    model = _TanhAfterLinear(rng)
+    model(rng.normal(size=(4, 3)))
+    model.act(rng.normal(size=(4, 3)))
+    with pytest.raises(RuntimeError, match="later forward pass"):
+        model.backward(np.ones((4, 3)))
+    x = rng.normal(size=(4, 3))  # the ordinary use still works, checked by hand
+    model.zero_grad()
+    out = model(x)
+    dx = model.backward(np.ones((4, 3)))
+    W = model.lin.weight.data
+    np.testing.assert_allclose(dx, (1.0 - out**2) @ W.T, rtol=1e-12, atol=1e-15)

@@ -198,7 +198,10 @@ def _tracked_forward(forward: Callable[..., Any]) -> Any:
             _Passes.current += 1
         _Passes.forward_depth += 1
         try:
-            return forward(self, x, *args)
+            out = forward(self, x, *args)
+            if _Passes.grad_enabled and "_parameters" in self.__dict__:  # for _newest_pass
+                self.__dict__.setdefault("_forward_passes", {})[self.training] = _Passes.current
+            return out
         finally:
             _Passes.forward_depth -= 1
 
@@ -392,9 +395,13 @@ class Module:
         return self._caches if self.training else self._eval_caches
 
     def _newest_pass(self) -> int | None:
-        """The pass of the newest values saved in the module's current mode."""
+        """The pass of the newest values saved in the module's current mode; for a module
+        that saves nothing (a container written without ``self._save``), the pass of its
+        last forward call in that mode, so its children's values are checked against it."""
         stack = self._stack()
-        return stack[-1][0] if stack else None
+        if stack:
+            return stack[-1][0]
+        return self.__dict__.get("_forward_passes", {}).get(self.training)
 
     def _saved(self) -> Any:
         """Pop the newest values saved in the current mode and not yet differentiated.
