@@ -317,3 +317,23 @@ def test_fit_rejects_a_clip_norm_that_is_not_a_finite_number_above_zero(
     X, y = xy
     with pytest.raises(ValueError, match=r"clip_norm must be a finite number > 0 or None"):
         _fit(model, X, y, clip_norm=clip_norm)
+
+
+class _HalfParameter:
+    """Has one of .data / .grad as an array and the other missing or not an array."""
+
+    def __init__(self, data: object, grad: object) -> None:
+        self.data, self.grad = data, grad
+
+
+@pytest.mark.parametrize(
+    ("data", "grad"),
+    [(np.zeros(3), None), (np.zeros(3), [0.0, 0.0, 0.0]), (None, np.zeros(3))],
+)
+def test_a_parameter_needs_both_data_and_grad_arrays(model, data, grad) -> None:
+    """An object with .data but no .grad array (or the reverse) is not a Parameter: the
+    optimizer names it instead of failing later with an AttributeError."""
+    with pytest.raises(
+        ValueError, match=r"Parameter objects with \.data and \.grad.*item 1 is a _HalfParameter"
+    ):
+        optim.SGD([model[0].weight, _HalfParameter(data, grad)], lr=0.1)
