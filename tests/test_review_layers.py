@@ -123,3 +123,13 @@ def test_child_used_alone_after_a_container_that_saves_nothing_raises() -> None:
     dx = model.backward(np.ones((4, 3)))
     W = model.lin.weight.data
     np.testing.assert_allclose(dx, (1.0 - out**2) @ W.T, rtol=1e-12, atol=1e-15)
+
+
+def test_train_mode_must_be_a_bool() -> None:
+    """``model.train("eval")`` used to mean training mode (``bool("eval")`` is True)."""
+    model = nn.Sequential(nn.Dropout(0.5, rng=np.random.default_rng(4)))
+    model.eval()
+    with pytest.raises(ValueError, match="True or False"):
+        model.train("eval")
+    assert model.training is False and model[0].training is False
+    assert model.train(np.bool_(True)).training is True

@@ -520,7 +520,16 @@ class Module:
             p.zero_grad(set_to_none)
 
     def train(self, mode: bool = True) -> Module:
-        """Set training mode (``mode=True``) or eval mode on this module and all children."""
+        """Set training mode (``mode=True``) or eval mode on this module and all children.
+
+        Raises:
+            ValueError: ``mode`` not a bool (``train("eval")`` would mean training).
+        """
+        if not isinstance(mode, bool | np.bool_):
+            raise ValueError(
+                f"train(mode): mode must be True or False, got {mode!r}; use model.eval() "
+                "for eval mode"
+            )
         for m in self.modules():
             object.__setattr__(m, "training", bool(mode))
         return self
