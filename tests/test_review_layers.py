@@ -133,3 +133,14 @@ def test_train_mode_must_be_a_bool() -> None:
         model.train("eval")
     assert model.training is False and model[0].training is False
     assert model.train(np.bool_(True)).training is True
+
+
+@pytest.mark.parametrize("bad", [True, "0.5"])
+def test_init_std_and_gain_refuse_bools_and_strings(bad: object) -> None:
+    from backprop import init
+
+    rng = np.random.default_rng(5)
+    with pytest.raises(ValueError, match="positive number"):
+        init.normal((2, 2), rng, std=bad)
+    with pytest.raises(ValueError, match="positive number"):
+        init.xavier_uniform((2, 2), rng, gain=bad)

@@ -144,6 +144,8 @@ def check_scalar(
 
 def check_positive(value: object, name: str) -> float:
     """Return ``value`` as a positive finite ``float`` (a std, a gain)."""
+    if isinstance(value, bool | str | bytes):  # float(True) == 1.0, float("0.1") == 0.1
+        raise ValueError(f"{name} must be a positive number, got {value!r}")
     try:
         v = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError) as exc:
