@@ -264,3 +264,15 @@ def test_sgd_adagrad_rmsprop_apply_weight_decay_one(name: str) -> None:
     p.grad[...] = dw
     cls([p], lr=lr, weight_decay=1.0, **kw).step()
     np.testing.assert_allclose(p.data, expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["adagrad", "rmsprop", "adam", "adamw"])
+def test_pure_update_state_counts_steps_from_one(name: str) -> None:
+    """The documented state's "step" is the number of updates made with it (torch's
+    state["step"]): 1, 2, 3 after three calls starting from {}."""
+    fn, kw = UPDATES[name]
+    rng = np.random.default_rng(0)
+    w, state = rng.standard_normal(3), {}
+    for k in (1, 2, 3):
+        w, state = fn(w, rng.standard_normal(3), state, **kw)
+        assert state["step"] == k
