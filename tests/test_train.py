@@ -494,3 +494,16 @@ def test_a_logit_of_exactly_zero_predicts_class_zero() -> None:
     hist = train.fit(model, loss, opt, X, y, epochs=1, batch_size=4, rng=rng)
     assert hist.train_accuracy == [0.7]
     assert train.evaluate(model, loss, X, y)["accuracy"] == 0.7
+
+
+def test_batchnorm_trains_with_the_smallest_batch_size_two() -> None:
+    """Two samples are enough for BatchNorm1d's batch variance: batch_size=2 trains (and
+    5 samples leave a last batch of 1, which drop_last=None drops); only 1 is refused."""
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((5, 3)), rng.integers(0, 2, 5)
+    model = nn.Sequential(nn.Linear(3, 4, rng=rng), nn.BatchNorm1d(4), nn.Linear(4, 2, rng=rng))
+    w0 = model[0].weight.data.copy()
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    hist = train.fit(model, CE, opt, X, y, epochs=1, batch_size=2, rng=rng)
+    assert hist.steps == 2  # batches of 2 and 2; the last sample is dropped
+    assert not np.array_equal(model[0].weight.data, w0)
