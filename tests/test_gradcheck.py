@@ -299,6 +299,68 @@ LOSS_CASES: list[Case] = [
 ]
 
 
+def _arrays(**shapes: tuple[int, ...]) -> Callable[[np.random.Generator], dict[str, np.ndarray]]:
+    return lambda rng: {k: rng.standard_normal(shape) for k, shape in shapes.items()}
+
+
+# Chapter 8's layers (backprop.conv, recurrent, attention; re-exported by functional).
+FUNCTIONAL_CASES += [
+    pair_case(
+        "conv2d",
+        F.conv2d_forward,
+        F.conv2d_backward,
+        _arrays(x=(2, 3, 5, 6), W=(4, 3, 3, 2), b=(4,)),
+        ("x", "W", "b"),
+        lambda: {"stride": (2, 1), "padding": 1},
+    ),
+    # continuous random inputs: no two entries of a window within h of each other
+    pair_case(
+        "max_pool2d",
+        F.max_pool2d_forward,
+        F.max_pool2d_backward,
+        _arrays(x=(2, 3, 6, 5)),
+        ("x",),
+        lambda: {"kernel_size": 2, "stride": 1},
+    ),
+    pair_case(
+        "avg_pool2d",
+        F.avg_pool2d_forward,
+        F.avg_pool2d_backward,
+        _arrays(x=(2, 3, 6, 5)),
+        ("x",),
+        lambda: {"kernel_size": 3, "stride": 2, "padding": 1},
+    ),
+    pair_case(
+        "rnn",
+        F.rnn_forward,
+        F.rnn_backward,
+        lambda rng: {
+            "x": rng.standard_normal((2, 4, 3)),
+            "h0": rng.standard_normal((2, 5)),
+            "W_ih": 0.5 * rng.standard_normal((3, 5)),
+            "W_hh": 0.5 * rng.standard_normal((5, 5)),
+            "b": rng.standard_normal(5),
+        },
+        ("x", "h0", "W_ih", "W_hh", "b"),
+    ),
+    pair_case(
+        "attention",
+        F.scaled_dot_product_attention_forward,
+        F.scaled_dot_product_attention_backward,
+        _arrays(q=(2, 3, 4), k=(2, 5, 4), v=(2, 5, 6)),
+        ("q", "k", "v"),
+    ),
+    pair_case(
+        "attention-causal",
+        F.scaled_dot_product_attention_forward,
+        F.scaled_dot_product_attention_backward,
+        _arrays(q=(2, 4, 4), k=(2, 4, 4), v=(2, 4, 3)),
+        ("q", "k", "v"),
+        lambda: {"is_causal": True},
+    ),
+]
+
+
 # Modules: checked through gradcheck.check_module (input and every parameter).
 @dataclass
 class ModuleCase:
@@ -378,6 +440,15 @@ MODULE_CASES: list[ModuleCase] = [
         normal(5, 4),
     ),
     ModuleCase("Sequential", _deep, normal(6, 4)),
+]
+
+
+MODULE_CASES += [
+    ModuleCase("Conv2d", lambda rng: nn.Conv2d(3, 4, 3, padding=1, rng=rng), normal(2, 3, 5, 5)),
+    ModuleCase("MaxPool2d", lambda rng: nn.MaxPool2d(2), normal(2, 3, 4, 6)),
+    ModuleCase("AvgPool2d", lambda rng: nn.AvgPool2d(2, stride=1), normal(2, 3, 4, 5)),
+    ModuleCase("Flatten", lambda rng: nn.Flatten(), normal(2, 3, 2, 2)),
+    ModuleCase("RNN", lambda rng: nn.RNN(3, 4, rng=rng), normal(2, 5, 3)),
 ]
 
 
