@@ -81,3 +81,15 @@ def test_predict_and_evaluate_save_nothing_for_backward() -> None:
     model.backward(dout)
     for p, g in zip(model.parameters(), expected, strict=True):
         np.testing.assert_allclose(p.grad, g, rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [lambda r: nn.Conv2d(3, 4, 3, rng=r, bias=False), lambda r: nn.RNN(3, 4, rng=r, bias=False)],
+)
+def test_a_plain_array_cannot_take_a_missing_bias_slot(make) -> None:
+    import numpy as np
+
+    module = make(np.random.default_rng(0))
+    with pytest.raises(TypeError, match="Parameter"):
+        module.bias = np.zeros(4)

@@ -451,6 +451,7 @@ class Conv2d(Module):
         shape = (self.out_channels, self.in_channels, *self.kernel_size)
         self.weight = Parameter(np.asarray(w).T.reshape(shape), "weight")
         self.bias = Parameter(np.zeros(self.out_channels), "bias") if bias else None
+        self._parameter_slots.add("bias")  # bias=False: conv.bias = array is still refused
 
     def extra_repr(self) -> str:
         extra = "" if self.bias is not None else ", bias=False"

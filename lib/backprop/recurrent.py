@@ -207,6 +207,7 @@ class RNN(Module):
             gen.uniform(-bound, bound, (self.hidden_size, self.hidden_size)), "weight_hh"
         )
         self.bias = Parameter(np.zeros(self.hidden_size), "bias") if bias else None
+        self._parameter_slots.add("bias")  # bias=False: rnn.bias = array is still refused
 
     def extra_repr(self) -> str:
         extra = "" if self.bias is not None else ", bias=False"
