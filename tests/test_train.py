@@ -507,3 +507,21 @@ def test_batchnorm_trains_with_the_smallest_batch_size_two() -> None:
     hist = train.fit(model, CE, opt, X, y, epochs=1, batch_size=2, rng=rng)
     assert hist.steps == 2  # batches of 2 and 2; the last sample is dropped
     assert not np.array_equal(model[0].weight.data, w0)
+
+
+def test_recorded_grad_norm_is_the_mean_over_every_batch_of_the_epoch() -> None:
+    """With lr = 0 and batches of 5, 5 and 2 (N = 12), History.grad_norm is the mean of
+    the three batches' total gradient norms, not the last batch's norm or their sum."""
+    X, y = np.random.default_rng(0).standard_normal((12, 3)), np.arange(12) % 3
+    model = _mlp((3, 5, 3), seed=4)
+    opt = optim.SGD(model.parameters(), lr=0.0)
+    hist = train.fit(model, CE, opt, X, y, epochs=1, batch_size=5,
+                     rng=np.random.default_rng(7), record_grad_norm=True)  # fmt: skip
+    norms = []
+    for xb, yb in data.minibatches(X, y, 5, np.random.default_rng(7)):  # fit's batches
+        model.zero_grad()
+        _, dout = CE(model(xb), yb)
+        model.backward(dout)
+        norms.append(optim.grad_norm(model.parameters()))
+    assert len(norms) == 3 and np.ptp(norms) > 0.01 * np.mean(norms)
+    assert hist.grad_norm == [pytest.approx(np.mean(norms), rel=1e-12)]
