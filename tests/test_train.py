@@ -525,3 +525,14 @@ def test_recorded_grad_norm_is_the_mean_over_every_batch_of_the_epoch() -> None:
         norms.append(optim.grad_norm(model.parameters()))
     assert len(norms) == 3 and np.ptp(norms) > 0.01 * np.mean(norms)
     assert hist.grad_norm == [pytest.approx(np.mean(norms), rel=1e-12)]
+
+
+def test_drop_last_with_batch_size_equal_to_n_keeps_the_one_full_batch() -> None:
+    """N = batch_size = 6 with drop_last=True: one full batch, one step per epoch (only a
+    batch_size larger than N leaves nothing to train on)."""
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((6, 3)), rng.integers(0, 3, 6)
+    model = _mlp((3, 4, 3), seed=1)
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    hist = train.fit(model, CE, opt, X, y, epochs=2, batch_size=6, rng=rng, drop_last=True)
+    assert hist.steps == 2
