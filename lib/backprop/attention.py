@@ -17,42 +17,17 @@ matrix product's again::
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 
-from ._checks import as_float_array, check_nonempty_batch
-from .functional import softmax
+from ._checks import as_float_array, check_backward, check_nonempty_batch
+from .functional import Cache, _cache, softmax
 
 __all__ = [
     "causal_mask",
     "scaled_dot_product_attention_backward",
     "scaled_dot_product_attention_forward",
 ]
-
-
-Cache = dict[str, Any]
-"""What a forward pass hands to its backward pass (a dict tagged with the op's name)."""
-
-
-def _cache(op: str, out_shape: tuple[int, ...], **fields: Any) -> Cache:
-    return {"op": op, "out_shape": out_shape, **fields}
-
-
-def _open(dout: object, cache: object, op: str) -> tuple[np.ndarray, Cache]:
-    """Check that ``cache`` came from ``{op}_forward`` and ``dout`` has its output's shape."""
-    if not isinstance(cache, dict) or cache.get("op") != op:
-        got = cache.get("op") if isinstance(cache, dict) else type(cache).__name__
-        raise ValueError(
-            f"{op}_backward needs the cache returned by {op}_forward, got a cache from {got!s}"
-        )
-    g = as_float_array(dout, f"{op}_backward: dout")
-    if g.shape != cache["out_shape"]:
-        raise ValueError(
-            f"{op}_backward: dout must have the forward output's shape "
-            f"{cache['out_shape']}, got {g.shape}"
-        )
-    return g, cache
 
 
 def causal_mask(t_q: int, t_k: int) -> np.ndarray:
@@ -151,7 +126,7 @@ def scaled_dot_product_attention_backward(
     Shapes:
         dout: (..., T_q, D_v) -> dq: (..., T_q, D_k), dk: (..., T_k, D_k), dv: (..., T_k, D_v).
     """
-    dout, c = _open(dout, cache, "scaled_dot_product_attention")
+    dout, c = check_backward(dout, cache, "scaled_dot_product_attention"), cache
     q, k, v, attn, s = c["q"], c["k"], c["v"], c["attn"], c["scale"]
     dv = np.swapaxes(attn, -1, -2) @ dout
     dattn = dout @ np.swapaxes(v, -1, -2)

@@ -33,7 +33,8 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from . import init as _init
-from ._checks import as_float_array, check_nonempty_batch, check_rng, check_unchanged, fingerprint
+from ._checks import as_float_array, check_backward, check_nonempty_batch, check_rng, fingerprint
+from .functional import Cache, _cache
 from .nn import Module, Parameter
 
 __all__ = [
@@ -51,30 +52,6 @@ __all__ = [
     "max_pool2d_backward",
     "max_pool2d_forward",
 ]
-
-
-Cache = dict[str, Any]
-"""What a forward pass hands to its backward pass (a dict tagged with the op's name)."""
-
-
-def _cache(op: str, out_shape: tuple[int, ...], **fields: Any) -> Cache:
-    return {"op": op, "out_shape": out_shape, **fields}
-
-
-def _open(dout: object, cache: object, op: str) -> tuple[np.ndarray, Cache]:
-    """Check that ``cache`` came from ``{op}_forward`` and ``dout`` has its output's shape."""
-    if not isinstance(cache, dict) or cache.get("op") != op:
-        got = cache.get("op") if isinstance(cache, dict) else type(cache).__name__
-        raise ValueError(
-            f"{op}_backward needs the cache returned by {op}_forward, got a cache from {got!s}"
-        )
-    g = as_float_array(dout, f"{op}_backward: dout")
-    if g.shape != cache["out_shape"]:
-        raise ValueError(
-            f"{op}_backward: dout must have the forward output's shape "
-            f"{cache['out_shape']}, got {g.shape}"
-        )
-    return g, cache
 
 
 Pair = int | tuple[int, int]
@@ -290,9 +267,8 @@ def conv2d_backward(
         dout: (N, C_out, H_out, W_out) -> dx: (N, C_in, H, W), dW: (C_out, C_in, kH, kW),
         db: (C_out,) (``None`` without a bias).
     """
-    dout, c = _open(dout, cache, "conv2d")
+    dout, c = check_backward(dout, cache, "conv2d"), cache
     cols, W = c["cols"], c["W"]
-    check_unchanged(W, c["W_fingerprint"], "conv2d_backward: the weight W saved by conv2d_forward")
     c_out = W.shape[0]
     dZ = dout.transpose(0, 2, 3, 1).reshape(-1, c_out)
     dW = (cols.T @ dZ).T.reshape(W.shape)
@@ -357,7 +333,7 @@ def max_pool2d_backward(
     Shapes:
         dout: (N, C, H_out, W_out) -> dx: (N, C, H, W).
     """
-    dout, c = _open(dout, cache, "max_pool2d")
+    dout, c = check_backward(dout, cache, "max_pool2d"), cache
     if not needs_input_grad:
         return None
     n, ch, h, w = c["x_shape"]
@@ -397,7 +373,7 @@ def avg_pool2d_backward(
     Shapes:
         dout: (N, C, H_out, W_out) -> dx: (N, C, H, W).
     """
-    dout, c = _open(dout, cache, "avg_pool2d")
+    dout, c = check_backward(dout, cache, "avg_pool2d"), cache
     if not needs_input_grad:
         return None
     n, ch, h, w = c["x_shape"]

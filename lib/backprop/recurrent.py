@@ -29,34 +29,11 @@ from typing import Any
 
 import numpy as np
 
-from ._checks import as_float_array, check_nonempty_batch, check_rng, check_unchanged, fingerprint
+from ._checks import as_float_array, check_backward, check_nonempty_batch, check_rng, fingerprint
+from .functional import Cache, _cache
 from .nn import Module, Parameter
 
 __all__ = ["RNN", "rnn_backward", "rnn_forward"]
-
-
-Cache = dict[str, Any]
-"""What a forward pass hands to its backward pass (a dict tagged with the op's name)."""
-
-
-def _cache(op: str, out_shape: tuple[int, ...], **fields: Any) -> Cache:
-    return {"op": op, "out_shape": out_shape, **fields}
-
-
-def _open(dout: object, cache: object, op: str) -> tuple[np.ndarray, Cache]:
-    """Check that ``cache`` came from ``{op}_forward`` and ``dout`` has its output's shape."""
-    if not isinstance(cache, dict) or cache.get("op") != op:
-        got = cache.get("op") if isinstance(cache, dict) else type(cache).__name__
-        raise ValueError(
-            f"{op}_backward needs the cache returned by {op}_forward, got a cache from {got!s}"
-        )
-    g = as_float_array(dout, f"{op}_backward: dout")
-    if g.shape != cache["out_shape"]:
-        raise ValueError(
-            f"{op}_backward: dout must have the forward output's shape "
-            f"{cache['out_shape']}, got {g.shape}"
-        )
-    return g, cache
 
 
 def _rnn_args(
@@ -134,7 +111,8 @@ def rnn_forward(
         hs=hs.copy(),  # the caller may change the returned states in place
         W_ih=Wih,
         W_hh=Whh,
-        fingerprints=(fingerprint(Wih), fingerprint(Whh)),
+        W_ih_fingerprint=fingerprint(Wih),
+        W_hh_fingerprint=fingerprint(Whh),
         has_bias=ba is not None,
     )
     return hs, cache
@@ -155,10 +133,8 @@ def rnn_backward(
         dout: (N, T, D_h) -> dx: (N, T, D_in), dh0: (N, D_h), dW_ih: (D_in, D_h),
         dW_hh: (D_h, D_h), db: (D_h,) (``None`` without a bias).
     """
-    dout, c = _open(dout, cache, "rnn")
+    dout, c = check_backward(dout, cache, "rnn"), cache
     x, h0, hs, W_ih, W_hh = c["x"], c["h0"], c["hs"], c["W_ih"], c["W_hh"]
-    check_unchanged(W_ih, c["fingerprints"][0], "rnn_backward: W_ih saved by rnn_forward")
-    check_unchanged(W_hh, c["fingerprints"][1], "rnn_backward: W_hh saved by rnn_forward")
     t_steps = x.shape[1]
     h_prev = np.concatenate([h0[:, None], hs[:, :-1]], axis=1)  # h_{t-1} for every t
     dz = np.empty_like(hs)
