@@ -5,7 +5,9 @@ Each mutant changes one thing in ``lib/backprop/<module>.py`` (an operator, a co
 dropped) and runs that module's test files, in a private copy of ``lib`` and ``tests`` so the
 checkout is never modified. A mutant is *killed* when a test fails (or the run times out),
 and *survives* when every test passes: either a gap in the tests or an equivalent mutant
-(one that cannot change behaviour), which a person must judge.
+(one that cannot change behaviour), which a person must judge. The unmutated module's
+tests run first (a failing baseline would make every mutant look killed), and reports name
+the module's sha256 so ``--only`` slices of different runs can be matched to one version.
 
 Usage::
 
@@ -20,6 +22,7 @@ from __future__ import annotations
 import argparse
 import ast
 import copy
+import hashlib
 import json
 import os
 import shutil
@@ -256,6 +259,12 @@ def run(module: str, timeout: float, only: range | None, report: Path | None) ->
         __import__(name)
     cmd = ["-x", "-q", "-p", "no:cacheprovider", "-c", str(work / "pytest.ini")]
     cmd += ["--rootdir", str(work)]
+    for test in tests:  # the unmutated module must pass, or every mutant looks "killed"
+        if _run_forked([*cmd, test], work / "lib", timeout * 3) != "survived":
+            shutil.rmtree(work, ignore_errors=True)
+            raise SystemExit(f"{module}: {Path(test).name} fails on the unmutated library")
+    digest = hashlib.sha256(original.encode()).hexdigest()[:12]
+    print(f"{module}.py sha256 {digest}: unmutated tests pass", flush=True)
     results = []
     try:
         for mutant, source in mutants(original):
@@ -274,8 +283,9 @@ def run(module: str, timeout: float, only: range | None, report: Path | None) ->
                 f"{mutant.outcome} ({mutant.seconds} s)",
                 flush=True,
             )
-            if report is not None:
-                report.write_text(json.dumps([asdict(m) for m in results], indent=1))
+            if report is not None:  # the digest pins the numbering to this version
+                out = {"module": module, "sha256": digest, "mutants": [asdict(m) for m in results]}
+                report.write_text(json.dumps(out, indent=1))
     finally:
         target.write_text(original)
         shutil.rmtree(work, ignore_errors=True)
@@ -297,6 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     for module in args.modules:
         if args.list:
             source = (ROOT / "lib" / "backprop" / f"{module}.py").read_text()
+            print(f"{module}.py sha256 {hashlib.sha256(source.encode()).hexdigest()[:12]}")
             for mutant, _ in mutants(source):
                 print(f"{module}:{mutant.line} #{mutant.index} {mutant.description}")
             continue
