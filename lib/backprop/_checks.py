@@ -504,3 +504,28 @@ def check_unit_interval(value: object, name: str) -> float:
     if not 0.0 <= v < 1.0:
         raise ValueError(f"{name} must lie in [0, 1), got {v}")
     return v
+
+
+def check_strength(lam: object, name: str) -> float:
+    """Return a penalty strength ``lam`` as a finite ``float >= 0`` (``l1_penalty: lam``)."""
+    try:
+        v = float(lam)  # type: ignore[arg-type]
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be a real number >= 0, got {lam!r}") from exc
+    if not math.isfinite(v) or v < 0:
+        raise ValueError(f"{name} must be a finite number >= 0, got {v}")
+    return v
+
+
+def check_optional_positive(value: object, name: str) -> float | None:
+    """Return ``None``, or ``value`` as a finite ``float > 0`` (``fit``'s ``clip_norm``)."""
+    if value is None:
+        return None
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float, np.integer, np.floating))
+        or not value > 0
+        or not math.isfinite(value)
+    ):
+        raise ValueError(f"{name} must be a finite number > 0 or None, got {value!r}")
+    return float(value)

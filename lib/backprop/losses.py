@@ -15,7 +15,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import as_float_array, as_labels, check_nonempty_batch, check_same_shape
+from ._checks import (
+    as_float_array,
+    as_labels,
+    check_nonempty_batch,
+    check_same_shape,
+    check_strength,
+)
 from .functional import sigmoid
 
 __all__ = [
@@ -37,16 +43,6 @@ def _pair(pred: object, target: object, loss: str, a: str, b: str) -> tuple[np.n
     if p.size == 0:
         raise ValueError(f"{loss}: {a} has no elements (shape {p.shape})")
     return p, t
-
-
-def _lam(lam: object, loss: str) -> float:
-    try:
-        v = float(lam)  # type: ignore[arg-type]
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{loss}: lam must be a real number >= 0, got {lam!r}") from exc
-    if not np.isfinite(v) or v < 0:
-        raise ValueError(f"{loss}: lam must be a finite number >= 0, got {v}")
-    return v
 
 
 def mse(pred: object, target: object) -> tuple[float, np.ndarray]:
@@ -171,7 +167,7 @@ def l1_penalty(W: object, lam: float) -> tuple[float, np.ndarray]:
         W: any shape -> penalty: float, dW: W's shape.
     """
     w = as_float_array(W, "l1_penalty: W")
-    lm = _lam(lam, "l1_penalty")
+    lm = check_strength(lam, "l1_penalty: lam")
     return lm * float(np.sum(np.abs(w))), lm * np.sign(w)
 
 
@@ -184,5 +180,5 @@ def l2_penalty(W: object, lam: float) -> tuple[float, np.ndarray]:
         W: any shape -> penalty: float, dW: W's shape.
     """
     w = as_float_array(W, "l2_penalty: W")
-    lm = _lam(lam, "l2_penalty")
+    lm = check_strength(lam, "l2_penalty: lam")
     return 0.5 * lm * float(np.sum(w * w)), lm * w

@@ -27,7 +27,13 @@ from typing import Any
 
 import numpy as np
 
-from ._checks import as_float_array, check_int, check_nonempty_batch, check_rng
+from ._checks import (
+    as_float_array,
+    check_int,
+    check_nonempty_batch,
+    check_optional_positive,
+    check_rng,
+)
 from .data import minibatches
 from .nn import BatchNorm1d, Module, no_grad
 from .optim import _clip_grad_norm, _total_norm
@@ -389,7 +395,7 @@ def _check_fit_arguments(
     rng = check_rng(kw["rng"])
     X_val, y_val = _check_validation_data(X_val, y_val, X_arr)
     patience = _check_patience(kw["patience"], X_val is not None)
-    clip_norm = _check_clip_norm(kw["clip_norm"])
+    clip_norm = check_optional_positive(kw["clip_norm"], "clip_norm")
     scheduler = kw["scheduler"]
     if scheduler is not None and not callable(getattr(scheduler, "step", None)):
         raise ValueError(f"scheduler must have a .step() method, got {type(scheduler).__name__}")
@@ -444,19 +450,6 @@ def _check_patience(patience: object, has_val: bool) -> int | None:
     if not has_val:
         raise ValueError("early stopping (patience=...) needs validation data X_val, y_val")
     return patience
-
-
-def _check_clip_norm(clip_norm: object) -> float | None:
-    if clip_norm is None:
-        return None
-    if (
-        isinstance(clip_norm, bool)
-        or not isinstance(clip_norm, (int, float, np.integer, np.floating))
-        or not clip_norm > 0
-        or not math.isfinite(clip_norm)
-    ):
-        raise ValueError(f"clip_norm must be a finite number > 0 or None, got {clip_norm!r}")
-    return float(clip_norm)
 
 
 def _train_one_epoch(run: _Run, history: History, epoch: int) -> None:
