@@ -110,6 +110,61 @@ def test_module_called_in_a_loop_by_user_code_passes_gradcheck(
     assert max(errors.values()) < TOL, errors
 
 
+class _Branches(nn.Module):
+    """User code applying one activation to two branches: out = [act(l1 x), act(l2 x)]."""
+
+    def __init__(self, widths: tuple[int, int], rng: np.random.Generator, reverse: bool) -> None:
+        super().__init__()
+        self.l1 = nn.Linear(4, widths[0], rng=rng)
+        self.l2 = nn.Linear(4, widths[1], rng=rng)
+        self.act = nn.Tanh()
+        self.split, self.reverse = widths[0], reverse
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self._save(None)
+        return np.concatenate([self.act(self.l1(x)), self.act(self.l2(x))], axis=1)
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        self._saved()
+        d1, d2 = dout[:, : self.split], dout[:, self.split :]
+        if self.reverse:  # the act calls newest first, as the library pairs them
+            g2 = self.act.backward(d2)
+            g1 = self.act.backward(d1)
+        else:  # forward order: the first backward call gets the second call's values
+            g1 = self.act.backward(d1)
+            g2 = self.act.backward(d2)
+        return self.l1.backward(g1) + self.l2.backward(g2)
+
+
+def test_shared_module_differentiated_in_reverse_order_passes_gradcheck(
+    rng: np.random.Generator,
+) -> None:
+    for widths in [(3, 5), (3, 3)]:
+        errors = check_module(_Branches(widths, rng, reverse=True), rng.normal(size=(6, 4)))
+        assert max(errors.values()) < TOL, (widths, errors)
+
+
+def test_shared_module_differentiated_in_forward_order_names_the_order(
+    rng: np.random.Generator,
+) -> None:
+    model = _Branches((3, 5), rng, reverse=False)
+    model(rng.normal(size=(6, 4)))
+    with pytest.raises(RuntimeError, match=r"called 2 times.*reverse order of the forward"):
+        model.backward(np.ones((6, 8)))
+    model.reverse = True  # fixed: a new forward pass, then backward in reverse order
+    model(rng.normal(size=(6, 4)))
+    assert model.backward(np.ones((6, 8))).shape == (6, 4)
+
+
+def test_shared_module_in_forward_order_with_equal_shapes_is_caught_by_check_module(
+    rng: np.random.Generator,
+) -> None:
+    """Equal output shapes: nothing links a dout to its call, so the library cannot tell
+    the order; check_module on the user's module reports the wrong gradient."""
+    errors = check_module(_Branches((3, 3), rng, reverse=False), rng.normal(size=(6, 4)))
+    assert errors["input"] > 1e-2, errors
+
+
 def test_dropout_used_twice_uses_each_calls_mask(rng: np.random.Generator) -> None:
     drop = nn.Dropout(0.5, rng=rng)
     model = nn.Sequential(drop, drop)

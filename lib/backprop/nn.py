@@ -224,6 +224,8 @@ def _tracked_backward(backward: Callable[..., Any]) -> Any:
         _Passes.backward_depth += 1
         held = len(self._stack()) if "_parameters" in self.__dict__ else 0
         try:
+            if held > 1:
+                _check_call_order(self, dout)
             if passes_keyword:
                 dx = backward(self, dout, needs_input_grad=needs_input_grad)
             else:
@@ -249,6 +251,23 @@ def _tracked_backward(backward: Callable[..., Any]) -> Any:
     return wrapper
 
 
+def _check_call_order(module: Module, dout: Any) -> None:
+    """A module called several times in one pass pops its newest values first; raise if
+    ``dout`` has the shape of an older call's output but not of the newest call's (a
+    user's backward that differentiates the calls in forward order)."""
+    shape = np.shape(dout)
+    saved = [c.get("out_shape") if isinstance(c, dict) else None for _, c in module._stack()]
+    if saved[-1] is None or saved[-1] == shape or shape not in saved[:-1]:
+        return
+    raise RuntimeError(
+        f"{module!r} was called {len(saved)} times in this forward pass and backward gives "
+        f"each call its own values newest first, but this dout has shape {shape}, the "
+        f"output shape of an earlier call, not {saved[-1]} of the latest one. Call "
+        "backward for the calls in reverse order of the forward calls, or give each branch "
+        "its own module sharing the Parameters (branch2.weight = branch1.weight)."
+    )
+
+
 _MODULE_STATE = frozenset(
     {"_parameters", "_buffers", "_modules", "_parameter_slots", "_caches", "_eval_caches"}
     | {"_forward_ran", "training"}
@@ -271,7 +290,10 @@ class Module:
     - A module may be used several times in one forward pass (``act`` twice in a
       Sequential, a ``Linear`` shared between two positions): each call pushes its values
       and each backward call pops the newest, so a backward that runs the calls in
-      reverse order gives each call its own values, and parameter gradients add up.
+      reverse order gives each call its own values, and parameter gradients add up. A
+      user's backward that runs them in forward order raises ``RuntimeError`` when the
+      calls' outputs differ in shape; with equal shapes it cannot be detected here, and
+      ``gradcheck.check_module`` on the user's module reports the wrong gradient.
     - The values of a forward pass serve one backward pass. A new outermost call
       (``model(x)`` or ``model.forward(x)``) starts a new pass and discards the values of
       the previous pass *in the same mode*: a training-mode pass replaces training values
