@@ -37,7 +37,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -490,9 +490,23 @@ def call(
     """
     timeout = _default_limit(timeout, 10.0)
     func = require_function(fn, name)
-    originals = args
-    args = copy.deepcopy(args)
-    kwargs = copy.deepcopy(kwargs)
+    copied_args = copy.deepcopy(args)
+    copied_kwargs = copy.deepcopy(kwargs)
+    result = _call_within(func, copied_args, copied_kwargs, name, timeout)
+    if not allow_mutation:
+        _check_array_args_unchanged(args, copied_args, arg_names, name)
+    _check_returned(result, name, n_outputs, output_names)
+    return result
+
+
+def _call_within(
+    func: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    name: str,
+    timeout: float,
+) -> Any:
+    """``func(*args, **kwargs)`` under a time limit; a failure becomes :class:`Feedback`."""
     own: list[_Limit] = []
 
     def run() -> Any:
@@ -503,7 +517,7 @@ def call(
         return _run_with_time_limit(lambda: func(*args, **kwargs), timeout)
 
     try:
-        result = run()
+        return run()
     except TimeLimitExceeded as exc:
         if own and exc.limit is not own[0]:
             raise  # an outer limit (the whole check, the cell) expired: its owner reports
@@ -518,15 +532,32 @@ def call(
         raise Feedback(f"`{name}` is not implemented yet.") from None
     except Exception as exc:
         raise Feedback(_error_message(name, exc)) from None
-    if not allow_mutation:
-        arg_names = list(arg_names or [f"arg{i + 1}" for i in range(len(args))])
-        # plain array arguments only: an exercise whose function takes a list of arrays
-        # watches it itself, with a message in its own words (check_not_mutated can help)
-        check_not_mutated(
-            {n: a for n, a in zip(arg_names, originals, strict=True) if isinstance(a, np.ndarray)},
-            {n: a for n, a in zip(arg_names, args, strict=True) if isinstance(a, np.ndarray)},
-            name,
-        )
+
+
+def _check_array_args_unchanged(
+    originals: tuple[Any, ...],
+    copies: tuple[Any, ...],
+    arg_names: Sequence[str] | None,
+    name: str,
+) -> None:
+    """Raise :class:`Feedback` if ``name`` changed one of its array arguments in place.
+
+    Plain array arguments only: an exercise whose function takes a list of arrays watches
+    it itself, with a message in its own words (:func:`check_not_mutated` can help).
+    """
+    names = list(arg_names or [f"arg{i + 1}" for i in range(len(copies))])
+
+    def arrays(values: tuple[Any, ...]) -> dict[str, np.ndarray]:
+        pairs = zip(names, values, strict=True)
+        return {n: a for n, a in pairs if isinstance(a, np.ndarray)}
+
+    check_not_mutated(arrays(originals), arrays(copies), name)
+
+
+def _check_returned(
+    result: Any, name: str, n_outputs: int | None, output_names: Sequence[str] | None
+) -> None:
+    """Raise :class:`Feedback` if ``result`` is no answer or has the wrong number of values."""
     if result is None:
         raise Feedback(
             f"`{name}` returned None: did you forget the `return` statement (or is the body still `...`)?"
@@ -534,19 +565,22 @@ def call(
     if result is Ellipsis:
         raise Feedback(f"`{name}` returned `...`: replace the `...` with your code.")
     if n_outputs is not None:
-        names = ", ".join(output_names) if output_names else f"{n_outputs} values"
-        if not isinstance(result, tuple | list):
-            raise Feedback(
-                f"`{name}` should return a tuple ({names}), got a {type(result).__name__}."
-            )
-        if len(result) != n_outputs:
-            hint = ""
-            if output_names and len(result) == n_outputs - 1 and output_names[-1].startswith("db"):
-                hint = " Is the bias gradient missing?"
-            raise Feedback(
-                f"`{name}` should return {n_outputs} values ({names}), got {len(result)}.{hint}"
-            )
-    return result
+        _check_n_outputs(result, name, n_outputs, output_names)
+
+
+def _check_n_outputs(
+    result: Any, name: str, n_outputs: int, output_names: Sequence[str] | None
+) -> None:
+    names = ", ".join(output_names) if output_names else f"{n_outputs} values"
+    if not isinstance(result, tuple | list):
+        raise Feedback(f"`{name}` should return a tuple ({names}), got a {type(result).__name__}.")
+    if len(result) != n_outputs:
+        hint = ""
+        if output_names and len(result) == n_outputs - 1 and output_names[-1].startswith("db"):
+            hint = " Is the bias gradient missing?"
+        raise Feedback(
+            f"`{name}` should return {n_outputs} values ({names}), got {len(result)}.{hint}"
+        )
 
 
 def _error_message(name: str, exc: Exception) -> str:
@@ -685,14 +719,27 @@ def diagnose(
         return _shape_message(arr.shape, expected.shape, name, batch_size)
     bad = ~np.isfinite(arr)
     if bad.any() and not np.array_equal(bad, ~np.isfinite(expected)):
-        where = tuple(int(i) for i in np.argwhere(bad)[0])
-        return (
-            f"{name} contains NaN or inf ({int(bad.sum())} entries, first at index {where}): "
-            "look for a log of 0, a division by 0, or exp of a large number."
-        )
+        return _nonfinite_message(bad, name)
     if np.allclose(arr, expected, rtol=rtol, atol=atol, equal_nan=True):
         return None
     arr, expected = np.where(bad, 0.0, arr), np.where(bad, 0.0, expected)
+    return (
+        _zeros_message(arr, expected, name)
+        or _sign_message(arr, expected, name, rtol=rtol, atol=atol)
+        or _factor_message(arr, expected, name, batch_size, hints)
+        or _how_wrong(arr, expected, name)
+    )
+
+
+def _nonfinite_message(bad: np.ndarray, name: str) -> str:
+    where = tuple(int(i) for i in np.argwhere(bad)[0])
+    return (
+        f"{name} contains NaN or inf ({int(bad.sum())} entries, first at index {where}): "
+        "look for a log of 0, a division by 0, or exp of a large number."
+    )
+
+
+def _zeros_message(arr: np.ndarray, expected: np.ndarray, name: str) -> str | None:
     if arr.ndim == 0 and arr == 0 and expected != 0:
         return (
             f"{name} is 0: not computed yet, or an integer division? `//` rounds down to a "
@@ -703,58 +750,134 @@ def diagnose(
             f"{name} is all zeros: has it been computed (or reset after computing)? "
             "An integer division such as `1 // n` is 0 too."
         )
+    return None
+
+
+def _sign_message(
+    arr: np.ndarray, expected: np.ndarray, name: str, *, rtol: float, atol: float
+) -> str | None:
     if np.allclose(arr, -expected, rtol=rtol, atol=atol):
         return f"{name} has the sign flipped: check the direction (+ vs -) of your update or derivative."
+    return None
+
+
+def _factor_message(
+    arr: np.ndarray,
+    expected: np.ndarray,
+    name: str,
+    batch_size: int | None,
+    hints: dict[float, str] | None,
+) -> str | None:
+    """Name the factor ``c`` in ``arr = c * expected``, if it is one a ratio alone may name:
+    a problem's own ``hints`` first, then N and 1/N, then 2 and 1/2."""
     c = _fit_factor(arr, expected)
-    if c is not None:
-        for factor, hint in (hints or {}).items():
-            if np.isclose(c, factor, rtol=1e-6):
-                return f"{name}: {hint}"
-        if batch_size is not None and batch_size > 1:
-            if np.isclose(c, batch_size, rtol=1e-6):
-                return (
-                    f"{name} is {batch_size}x (the batch size) too large: "
-                    "missing 1/N (the loss is a mean over the batch)?"
-                )
-            if np.isclose(c, 1.0 / batch_size, rtol=1e-6):
-                return (
-                    f"{name} is {batch_size}x (the batch size) too small: divided by N twice? "
-                    "(the 1/N is already in the upstream gradient)"
-                )
-        for factor, hint in _FACTOR_HINTS:
-            if np.isclose(c, factor, rtol=1e-6):
-                return f"{name} is {hint}"
-    return _how_wrong(arr, expected, name)
+    if c is None:
+        return None
+    own = _hint_for(c, (hints or {}).items())
+    if own is not None:
+        return f"{name}: {own}"
+    if batch_size is not None and batch_size > 1:
+        per_batch = _batch_size_message(c, name, batch_size)
+        if per_batch is not None:
+            return per_batch
+    common = _hint_for(c, _FACTOR_HINTS)
+    return None if common is None else f"{name} is {common}"
 
 
-def _shape_message(
-    got: tuple[int, ...], expected: tuple[int, ...], name: str, batch_size: int | None
-) -> str:
-    base = f"{name} has shape {got}, expected {expected}"
+def _hint_for(c: float, hints: Iterable[tuple[float, str]]) -> str | None:
+    """The first hint whose factor is ``c``, or ``None``."""
+    return next((hint for factor, hint in hints if np.isclose(c, factor, rtol=1e-6)), None)
+
+
+def _batch_size_message(c: float, name: str, batch_size: int) -> str | None:
+    if np.isclose(c, batch_size, rtol=1e-6):
+        return (
+            f"{name} is {batch_size}x (the batch size) too large: "
+            "missing 1/N (the loss is a mean over the batch)?"
+        )
+    if np.isclose(c, 1.0 / batch_size, rtol=1e-6):
+        return (
+            f"{name} is {batch_size}x (the batch size) too small: divided by N twice? "
+            "(the 1/N is already in the upstream gradient)"
+        )
+    return None
+
+
+# What a wrong shape most likely means, tried in this order; each returns the explanation
+# after "{name} has shape {got}, expected {expected}: ", or None if it does not apply.
+
+
+def _summed_wrong_axis(
+    got: tuple[int, ...], expected: tuple[int, ...], batch_size: int | None
+) -> str | None:
     if len(expected) == 1 and len(got) == 1 and batch_size is not None and got[0] == batch_size:
         return (
-            f"{base}: summed over the wrong axis? axis=1 adds up each example's row; a "
+            "summed over the wrong axis? axis=1 adds up each example's row; a "
             "gradient shared by all examples (a bias) sums over the batch, axis=0."
         )
+    return None
+
+
+def _transposed(
+    got: tuple[int, ...], expected: tuple[int, ...], batch_size: int | None
+) -> str | None:
     if len(got) == 2 and got == expected[::-1] and got != expected:
-        return f"{base}: it is transposed (check the order of the matrix product, e.g. x.T @ dout)."
-    if len(expected) == 1 and len(got) == 2:
-        if got == (1, expected[0]):
-            return f"{base}: drop the extra axis (sum with axis=0, without keepdims=True)."
-        # only a gradient checked with its batch size is a bias-like sum over the batch (a
-        # Jacobian left where a vector belongs, (3, 3) for (3,), is no bias)
-        if got[1] == expected[0] and batch_size is not None and got[0] == batch_size:
-            return (
-                f"{base}: sum over the batch axis (axis=0); a parameter shared by all "
-                "examples gets the sum of their gradients."
-            )
+        return "it is transposed (check the order of the matrix product, e.g. x.T @ dout)."
+    return None
+
+
+def _extra_axis(
+    got: tuple[int, ...], expected: tuple[int, ...], batch_size: int | None
+) -> str | None:
+    if len(expected) == 1 and got == (1, expected[0]):
+        return "drop the extra axis (sum with axis=0, without keepdims=True)."
+    return None
+
+
+def _not_summed_over_batch(
+    got: tuple[int, ...], expected: tuple[int, ...], batch_size: int | None
+) -> str | None:
+    # only a gradient checked with its batch size is a bias-like sum over the batch (a
+    # Jacobian left where a vector belongs, (3, 3) for (3,), is no bias)
+    bias_like = len(expected) == 1 and len(got) == 2 and got[1] == expected[0]
+    if bias_like and batch_size is not None and got[0] == batch_size:
+        return (
+            "sum over the batch axis (axis=0); a parameter shared by all "
+            "examples gets the sum of their gradients."
+        )
+    return None
+
+
+def _off_by_one_row(
+    got: tuple[int, ...], expected: tuple[int, ...], batch_size: int | None
+) -> str | None:
     if (
         len(got) == len(expected) >= 1
         and got[1:] == expected[1:]
         and abs(got[0] - expected[0]) == 1
     ):
         more_or_fewer = "one row too many" if got[0] > expected[0] else "one row short"
-        return f"{base}: {more_or_fewer} (an off-by-one in a loop or a slice?)."
+        return f"{more_or_fewer} (an off-by-one in a loop or a slice?)."
+    return None
+
+
+_SHAPE_MISTAKES = (
+    _summed_wrong_axis,
+    _transposed,
+    _extra_axis,
+    _not_summed_over_batch,
+    _off_by_one_row,
+)
+
+
+def _shape_message(
+    got: tuple[int, ...], expected: tuple[int, ...], name: str, batch_size: int | None
+) -> str:
+    base = f"{name} has shape {got}, expected {expected}"
+    for explain in _SHAPE_MISTAKES:
+        why = explain(got, expected, batch_size)
+        if why is not None:
+            return f"{base}: {why}"
     return f"{base}."
 
 
@@ -868,21 +991,33 @@ def _mutated(before: object, after: object) -> str | None:
     if isinstance(before, np.ndarray):
         same = isinstance(after, np.ndarray) and np.array_equal(before, after, equal_nan=True)
         return None if same else ""
-    if isinstance(before, list | tuple) and isinstance(after, list | tuple):
-        if len(before) != len(after):
-            return ""
-        items = enumerate(zip(before, after, strict=True))
-        found = ((f"[{i}]", _mutated(b, a)) for i, (b, a) in items)
-    elif isinstance(before, dict) and isinstance(after, dict):
-        if before.keys() != after.keys():
-            return ""
-        found = ((f"[{k!r}]", _mutated(before[k], after[k])) for k in before)
-    else:
-        return None
-    for label, inner in found:
+    if not _same_kind_of_container(before, after):
+        return None  # only arrays, and arrays inside lists, tuples and dicts, are watched
+    if _layout(before) != _layout(after):  # an item added or removed
+        return ""
+    for label, item_before, item_after in _items(before, after):
+        inner = _mutated(item_before, item_after)
         if inner is not None:
             return label + inner
     return None
+
+
+def _same_kind_of_container(before: object, after: object) -> bool:
+    sequences = isinstance(before, list | tuple) and isinstance(after, list | tuple)
+    return sequences or (isinstance(before, dict) and isinstance(after, dict))
+
+
+def _layout(container: Any) -> Any:
+    """A sequence's length or a dict's keys."""
+    return container.keys() if isinstance(container, dict) else len(container)
+
+
+def _items(before: Any, after: Any) -> Iterator[tuple[str, object, object]]:
+    """``(label, item before, item after)`` for each item, labelled ``[i]`` or ``['key']``."""
+    if isinstance(before, dict):
+        return ((f"[{k!r}]", before[k], after[k]) for k in before)
+    pairs = enumerate(zip(before, after, strict=True))
+    return ((f"[{i}]", b, a) for i, (b, a) in pairs)
 
 
 def check_accumulates(first: np.ndarray, second: np.ndarray, name: str) -> None:
@@ -979,34 +1114,65 @@ def check_sample_std(
         raise Feedback(f"{name} should hold many random numbers, got {n}.")
     if not np.all(np.isfinite(arr)):
         raise Feedback(f"{name} contains NaN or inf.")
-    measured = float(arr.std())
-
-    def tolerance(std: float) -> float:
-        return n_sigma * abs(std) / math.sqrt(2 * (n - 1))
-
-    if abs(measured - expected_std) > tolerance(expected_std):
-        base = f"the entries of {name} have standard deviation {measured:.4g}"
-        matching = [
-            hint
-            for factor, hint in (hints or {}).items()
-            if abs(measured - factor * expected_std) <= max(tolerance(factor * expected_std), 1e-15)
-        ]
-        if len(matching) == 1:  # two mistakes this sample cannot tell apart: name neither
-            raise Feedback(f"{base}: {matching[0]}")
-        if measured == 0.0:
-            raise Feedback(
-                f"{base}: every entry is the same number ({float(arr.flat[0]):.4g}). Is the "
-                "scale 0 (an integer division such as `2 // n` is 0 for n > 2)?"
-            )
-        raise Feedback(
-            f"{base}, which is not the standard deviation the question asks for (more than "
-            f"{n_sigma:g} standard errors away for {n} draws)."
-        )
+    _check_spread(arr, expected_std, name, n_sigma, hints)
     if mean is not None:
-        tol_mean = n_sigma * expected_std / math.sqrt(n)
-        measured_mean = float(arr.mean())
-        if abs(measured_mean - mean) > tol_mean:
-            raise Feedback(
-                f"the entries of {name} have mean {measured_mean:.4g}, expected {mean:g} "
-                f"(+/- {tol_mean:.2g} for {n} draws): are the draws centred?"
-            )
+        _check_centre(arr, mean, expected_std, name, n_sigma)
+
+
+def _std_tolerance(std: float, n: int, n_sigma: float) -> float:
+    """``n_sigma`` standard errors of the standard deviation of ``n`` normal draws."""
+    return n_sigma * abs(std) / math.sqrt(2 * (n - 1))
+
+
+def _check_spread(
+    arr: np.ndarray,
+    expected_std: float,
+    name: str,
+    n_sigma: float,
+    hints: dict[float, str] | None,
+) -> None:
+    measured = float(arr.std())
+    if abs(measured - expected_std) > _std_tolerance(expected_std, arr.size, n_sigma):
+        raise Feedback(_spread_message(arr, measured, expected_std, name, n_sigma, hints))
+
+
+def _spread_message(
+    arr: np.ndarray,
+    measured: float,
+    expected_std: float,
+    name: str,
+    n_sigma: float,
+    hints: dict[float, str] | None,
+) -> str:
+    n = arr.size
+    base = f"the entries of {name} have standard deviation {measured:.4g}"
+    matching = [
+        hint
+        for factor, hint in (hints or {}).items()
+        if abs(measured - factor * expected_std)
+        <= max(_std_tolerance(factor * expected_std, n, n_sigma), 1e-15)
+    ]
+    if len(matching) == 1:  # two mistakes this sample cannot tell apart: name neither
+        return f"{base}: {matching[0]}"
+    if measured == 0.0:
+        return (
+            f"{base}: every entry is the same number ({float(arr.flat[0]):.4g}). Is the "
+            "scale 0 (an integer division such as `2 // n` is 0 for n > 2)?"
+        )
+    return (
+        f"{base}, which is not the standard deviation the question asks for (more than "
+        f"{n_sigma:g} standard errors away for {n} draws)."
+    )
+
+
+def _check_centre(
+    arr: np.ndarray, mean: float, expected_std: float, name: str, n_sigma: float
+) -> None:
+    n = arr.size
+    tol_mean = n_sigma * expected_std / math.sqrt(n)
+    measured_mean = float(arr.mean())
+    if abs(measured_mean - mean) > tol_mean:
+        raise Feedback(
+            f"the entries of {name} have mean {measured_mean:.4g}, expected {mean:g} "
+            f"(+/- {tol_mean:.2g} for {n} draws): are the draws centred?"
+        )
