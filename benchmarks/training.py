@@ -105,17 +105,20 @@ class Clock:
         self.cpu = time.process_time() - self.cpu
 
 
-def _result(task: Task, clock: Clock, test_pred: np.ndarray) -> dict[str, float]:
+def _result(task: Task, clock: Clock, test_pred: np.ndarray | None) -> dict[str, float]:
+    """Rates of one run; ``test_pred=None`` (a ceiling, which trains nothing): no accuracy."""
     samples = task.epochs * task.X_train.shape[0]
     seconds = clock.cpu if CPU_CLOCK else clock.wall
-    return {
+    result = {
         "wall_seconds": clock.wall,
         "cpu_seconds": clock.cpu,
         "samples_per_s": samples / seconds,
         "samples_per_wall_s": samples / clock.wall,
         "gflops": task.epochs * task.flops_per_epoch() / seconds / 1e9,
-        "test_accuracy": float(np.mean(test_pred == task.y_test)),
     }
+    if test_pred is not None:
+        result["test_accuracy"] = float(np.mean(test_pred == task.y_test))
+    return result
 
 
 # ---------------------------------------------------------------------------------------
@@ -287,9 +290,85 @@ def _numpy_adam(params: list, grads: list, m: list, v: list, t: int) -> None:
         p -= (LR / c1) * mp / (np.sqrt(vp / c2) + EPS)
 
 
+# ---------------------------------------------------------------------------------------
+# ceilings: what any NumPy implementation of the step must pay, timed like the runners
+# ---------------------------------------------------------------------------------------
+
+
+def run_ceiling(task: Task, seed: int, adam: bool = False) -> dict[str, float]:
+    """The training step's matrix products alone; with ``adam``, plus one Adam update.
+
+    The same steps as one ``fit`` run (``task.epochs`` passes over ``X_train`` in batches
+    of ``task.batch_size``, the last one possibly smaller), each doing exactly the products
+    that ``Task.flops_per_epoch`` counts, on C-contiguous batches (as ``fit``'s shuffled
+    copies) and with the library's transposed views (``linear_backward``): per layer l
+    ``a[l] = a[l-1] @ W[l]``, ``dW[l] = a[l-1].T @ d[l]``, and except for the first layer
+    ``d[l-1] = d[l] @ W[l].T``, each written into an array reused across steps (``out=``).
+    With ``adam`` every weight and bias then takes one step of the library's own rule,
+    :func:`backprop.optim.adam_step_` (in place). No bias, activation, loss or batching
+    work, and the batches are not shuffled: an upper bound for any NumPy training step
+    (products only) and for one that updates with the library's Adam (``adam``).
+    """
+    rng = np.random.default_rng(seed)
+    dtype, sizes = task.X_train.dtype, task.sizes
+    Ws = [
+        (rng.normal(size=(a, b)) / np.sqrt(a)).astype(dtype) for a, b in itertools.pairwise(sizes)
+    ]
+    params = Ws + [np.zeros(b, dtype) for b in sizes[1:]]
+    grads = [np.zeros_like(p) for p in params]  # the dW are written by the products
+    m, v, work = ([np.zeros_like(p) for p in params] for _ in range(3))
+    X, n, bs = task.X_train, task.X_train.shape[0], task.batch_size
+    # per batch length: the layers' outputs a and their gradients d, reused every step;
+    # the last d (the loss gradient, (rows, classes)) is fixed, the others are overwritten
+    bufs = {
+        rows: (
+            [np.empty((rows, s), dtype) for s in sizes[1:]],
+            [rng.normal(size=(rows, s)).astype(dtype) / rows for s in sizes[1:]],
+        )
+        for rows in {min(bs, n - start) for start in range(0, n, bs)}
+    }
+    k = 0
+    with Clock() as clock:
+        for _ in range(task.epochs):
+            for start in range(0, n, bs):
+                x = X[start : start + bs]
+                a, d = bufs[len(x)]
+                inputs = [x, *a[:-1]]
+                for W, a_in, a_out in zip(Ws, inputs, a, strict=True):
+                    np.matmul(a_in, W, out=a_out)
+                for i in range(len(Ws) - 1, -1, -1):
+                    np.matmul(inputs[i].T, d[i], out=grads[i])
+                    if i:
+                        np.matmul(d[i], Ws[i].T, out=d[i - 1])
+                if adam:
+                    k += 1
+                    for p, g, mp, vp, wp in zip(params, grads, m, v, work, strict=True):
+                        bp.optim.adam_step_(
+                            p,
+                            g,
+                            mp,
+                            vp,
+                            k,
+                            lr=LR,
+                            beta1=BETAS[0],
+                            beta2=BETAS[1],
+                            eps=EPS,
+                            weight_decay=0.0,
+                            decoupled=False,
+                            work=wp,
+                        )
+    return _result(task, clock, None)
+
+
 RUNNERS = {
     "backprop": run_backprop,
     "scikit-learn": run_sklearn,
     "PyTorch": run_torch,
     "NumPy by hand": run_numpy,
 }
+
+CEILINGS = {
+    "ceiling: products only": run_ceiling,
+    "ceiling: products + Adam": lambda task, seed: run_ceiling(task, seed, adam=True),
+}
+"""Timed in the same rounds as RUNNERS; not trainers (no test accuracy)."""
