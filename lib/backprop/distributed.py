@@ -103,6 +103,20 @@ def free_port(host: str = LOCALHOST) -> int:
 def _check_launch_args(
     fn: Callable[..., Any], world_size: int, timeout: float, pg_timeout: float
 ) -> None:
+    _check_importable(fn)
+    if (
+        isinstance(world_size, bool)
+        or not isinstance(world_size, numbers.Integral)
+        or world_size < 1
+    ):
+        raise ValueError(f"world_size must be an int >= 1, got {world_size!r}")
+    for name, value in (("timeout", timeout), ("pg_timeout", pg_timeout)):
+        if not _is_positive_seconds(value):
+            raise ValueError(f"{name} must be a finite number of seconds > 0, got {value!r}")
+
+
+def _check_importable(fn: Callable[..., Any]) -> None:
+    """The workers receive ``fn`` by module and name: it must be a module-level function."""
     if not callable(fn):
         raise TypeError(f"fn must be a function, got {type(fn).__name__}")
     qualname = getattr(fn, "__qualname__", "")
@@ -113,18 +127,15 @@ def _check_launch_args(
             "functions by module and name and cannot import it. Put it in a .py module "
             "(e.g. my_workers.py next to the notebook) and import it from there."
         )
-    if isinstance(world_size, bool) or not isinstance(world_size, numbers.Integral):
-        raise ValueError(f"world_size must be an int >= 1, got {world_size!r}")
-    if world_size < 1:
-        raise ValueError(f"world_size must be an int >= 1, got {world_size!r}")
-    for name, value in (("timeout", timeout), ("pg_timeout", pg_timeout)):
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, numbers.Real)
-            or not math.isfinite(value)
-            or value <= 0
-        ):
-            raise ValueError(f"{name} must be a finite number of seconds > 0, got {value!r}")
+
+
+def _is_positive_seconds(value: object) -> bool:
+    return (
+        not isinstance(value, bool)
+        and isinstance(value, numbers.Real)
+        and math.isfinite(value)
+        and value > 0
+    )
 
 
 def _run_rank(
@@ -168,23 +179,32 @@ def _last_line(traceback_text: str) -> str:
 
 def _stop(processes: Sequence[Any], out_dir: str) -> dict[int, str]:
     """Stop every live process; return the Python stack of each one that was still running."""
-    stacks: dict[int, str] = {}
     alive = [(rank, p) for rank, p in enumerate(processes) if p.is_alive()]
-    if alive and hasattr(signal, "SIGUSR1"):
-        for _, p in alive:
-            os.kill(p.pid, signal.SIGUSR1)
-        time.sleep(0.3)  # let faulthandler write the stacks
-        for rank, _ in alive:
-            path = Path(out_dir, f"stack{rank}.txt")
-            stacks[rank] = path.read_text() if path.exists() else ""
+    stacks = _dump_stacks(alive, out_dir) if alive and hasattr(signal, "SIGUSR1") else {}
     for _, p in alive:
         p.terminate()
     for _, p in alive:
-        p.join(2.0)
-        if p.is_alive():
-            p.kill()
-            p.join()
+        _join_or_kill(p)
     return stacks
+
+
+def _dump_stacks(alive: Sequence[tuple[int, Any]], out_dir: str) -> dict[int, str]:
+    """Ask each live rank for its Python stack (SIGUSR1, see ``_run_rank``) and read them."""
+    for _, p in alive:
+        os.kill(p.pid, signal.SIGUSR1)
+    time.sleep(0.3)  # let faulthandler write the stacks
+    stacks = {}
+    for rank, _ in alive:
+        path = Path(out_dir, f"stack{rank}.txt")
+        stacks[rank] = path.read_text() if path.exists() else ""
+    return stacks
+
+
+def _join_or_kill(process: Any) -> None:
+    process.join(2.0)
+    if process.is_alive():
+        process.kill()
+        process.join()
 
 
 def _frame(line: str) -> tuple[str, str]:
@@ -225,42 +245,55 @@ def _worker_error(fn_name: str, exc: ProcessException, context: Any, out_dir: st
     closes); torch reports whichever it noticed first, so the times the ranks noted decide.
     """
     world_size = len(context.processes)
-    failed = []  # (time of failure, rank, traceback)
-    for rank, path in enumerate(context.error_files):
-        if not (path and os.path.exists(path)):
-            continue
-        marker = Path(out_dir, f"failed{rank}")  # absent if init_process_group failed
-        when = int(marker.read_text()) if marker.exists() else os.stat(path).st_mtime_ns
-        with open(path, "rb") as fh:
-            failed.append((when, rank, pickle.load(fh)))
+    failed = _failures(context.error_files, out_dir)
+    raised = {rank for _, rank, _ in failed}
     # ranks that ended without a Python exception (os._exit, a crash, the OOM killer) and
     # were not stopped by torch's SIGTERM: their partners' errors are only the consequence
-    raised = {rank for _, rank, _ in failed}
     died = [
         (rank, p.exitcode)
         for rank, p in enumerate(context.processes)
         if rank not in raised and p.exitcode not in (None, 0, -signal.SIGTERM)
     ]
     if died:
-        rank, code = died[0]
-        how = f"signal {-code}" if code < 0 else f"exit code {code}"
-        also = f" Rank(s) {sorted(raised)} then failed, having lost it." if raised else ""
-        return WorkerError(
-            f"{fn_name}: worker rank {rank} of {world_size} died ({how}) without an exception "
-            "from the worker function (os._exit, a crash in native code, killed, or an error "
-            f"while the process started, printed to the terminal's stderr).{also} The other "
-            "ranks were stopped."
-        )
+        return WorkerError(_died_message(fn_name, world_size, *died[0], raised))
     if not failed:  # ProcessExitedException without an error file
         return WorkerError(
             f"{fn_name}: worker rank {exc.error_index} of {world_size} died: {exc}. "
             "The other ranks were stopped."
         )
-    failed.sort()
+    return WorkerError(_raised_message(fn_name, world_size, sorted(failed)))
+
+
+def _failures(error_files: Sequence[str | None], out_dir: str) -> list[tuple[int, int, str]]:
+    """``(time of failure, rank, traceback)`` of each rank that raised."""
+    failed = []
+    for rank, path in enumerate(error_files):
+        if not (path and os.path.exists(path)):
+            continue
+        marker = Path(out_dir, f"failed{rank}")  # absent if init_process_group failed
+        when = int(marker.read_text()) if marker.exists() else os.stat(path).st_mtime_ns
+        with open(path, "rb") as fh:
+            failed.append((when, rank, pickle.load(fh)))
+    return failed
+
+
+def _died_message(fn_name: str, world_size: int, rank: int, code: int, raised: set[int]) -> str:
+    how = f"signal {-code}" if code < 0 else f"exit code {code}"
+    also = f" Rank(s) {sorted(raised)} then failed, having lost it." if raised else ""
+    return (
+        f"{fn_name}: worker rank {rank} of {world_size} died ({how}) without an exception "
+        "from the worker function (os._exit, a crash in native code, killed, or an error "
+        f"while the process started, printed to the terminal's stderr).{also} The other "
+        "ranks were stopped."
+    )
+
+
+def _raised_message(fn_name: str, world_size: int, failed: list[tuple[int, int, str]]) -> str:
+    """``failed`` sorted by time: the first rank is the cause, the others followed."""
     _, rank, trace = failed[0]
     then = [r for _, r, _ in failed[1:]]
     also = f" Then rank(s) {then} failed as well, after it." if then else ""
-    return WorkerError(
+    return (
         f"{fn_name}: worker rank {rank} of {world_size} failed: {_last_line(trace)}.{also} "
         f"The other ranks were stopped. Traceback of rank {rank}:\n{trace}"
     )
@@ -335,26 +368,36 @@ def launch(
         context = torch_mp.start_processes(
             _run_rank, args=rank_args, nprocs=world_size, join=False, start_method=start_method
         )
-        deadline = time.monotonic() + timeout
-        try:
-            while not context.join(timeout=max(0.0, deadline - time.monotonic()), grace_period=1.0):
-                if time.monotonic() >= deadline:
-                    stacks = _stop(context.processes, out_dir)
-                    raise TimeoutError(_timeout_error(name, timeout, world_size, stacks))
-        except ProcessException as exc:
-            raise _worker_error(name, exc, context, out_dir) from None
-        finally:
-            _stop(context.processes, out_dir)  # no-op when every rank has finished
-        missing = [r for r in range(world_size) if not Path(out_dir, f"result{r}.pkl").exists()]
-        if missing:
-            raise WorkerError(
-                f"{name}: rank(s) {missing} of {world_size} exited without returning a result "
-                "(sys.exit() in the worker function?); return a value instead."
-            )
-        results = []
-        for rank in range(world_size):
-            with open(Path(out_dir, f"result{rank}.pkl"), "rb") as fh:
-                results.append(pickle.load(fh))
+        _wait_for_ranks(context, name, timeout, world_size, out_dir)
+        results = _load_results(out_dir, name, world_size)
+    return results
+
+
+def _wait_for_ranks(context: Any, name: str, timeout: float, world_size: int, out_dir: str) -> None:
+    """Wait until every rank has finished; stop them all if one fails or time runs out."""
+    deadline = time.monotonic() + timeout
+    try:
+        while not context.join(timeout=max(0.0, deadline - time.monotonic()), grace_period=1.0):
+            if time.monotonic() >= deadline:
+                stacks = _stop(context.processes, out_dir)
+                raise TimeoutError(_timeout_error(name, timeout, world_size, stacks))
+    except ProcessException as exc:
+        raise _worker_error(name, exc, context, out_dir) from None
+    finally:
+        _stop(context.processes, out_dir)  # no-op when every rank has finished
+
+
+def _load_results(out_dir: str, name: str, world_size: int) -> list[Any]:
+    missing = [r for r in range(world_size) if not Path(out_dir, f"result{r}.pkl").exists()]
+    if missing:
+        raise WorkerError(
+            f"{name}: rank(s) {missing} of {world_size} exited without returning a result "
+            "(sys.exit() in the worker function?); return a value instead."
+        )
+    results = []
+    for rank in range(world_size):
+        with open(Path(out_dir, f"result{rank}.pkl"), "rb") as fh:
+            results.append(pickle.load(fh))
     return results
 
 
@@ -559,40 +602,52 @@ def ring_allreduce(buffers: Sequence[np.ndarray], *, record: bool = False) -> Ri
     Shapes:
         buffers: ``R`` arrays of one shape -> ``reduced``: ``R`` arrays of that shape.
     """
+    arrays = _equal_shaped_buffers(buffers)
+    shape, R = arrays[0].shape, len(arrays)
+    chunks = [[c.copy() for c in np.array_split(a.ravel(), R)] for a in arrays]
+    result = RingAllReduce(reduced=[], sent_bytes=np.zeros(R, dtype=np.int64))
+    if record:
+        result.history.append(_snapshot(chunks))
+    for reduce in (True, False):  # R - 1 steps of reduce-scatter, then R - 1 of all-gather
+        for s in range(R - 1):
+            messages = _ring_step(chunks, result.sent_bytes, s, reduce=reduce)
+            if record:
+                result.history.append(_snapshot(chunks))
+                result.messages.append(messages)
+    result.reduced = [np.concatenate(w).reshape(shape) for w in chunks]
+    return result
+
+
+def _equal_shaped_buffers(buffers: Sequence[np.ndarray]) -> list[np.ndarray]:
     if len(buffers) < 1:
         raise ValueError("ring_allreduce needs at least one buffer (one per worker)")
     arrays = [np.asarray(b, dtype=np.float64) for b in buffers]
-    shape = arrays[0].shape
-    if any(a.shape != shape for a in arrays):
+    if any(a.shape != arrays[0].shape for a in arrays):
         raise ValueError(
             f"every worker's buffer must have the same shape, got {[a.shape for a in arrays]}"
         )
-    R = len(arrays)
-    chunks = [[c.copy() for c in np.array_split(a.ravel(), R)] for a in arrays]
-    sent = np.zeros(R, dtype=np.int64)
-    result = RingAllReduce(reduced=[], sent_bytes=sent)
-    if record:
-        result.history.append([[c.copy() for c in w] for w in chunks])
+    return arrays
 
-    def step(s: int, reduce: bool) -> None:
-        # every worker sends at once: read all outgoing chunks before anyone adds
-        outgoing = []
-        for r in range(R):
-            c = (r - s) % R if reduce else (r + 1 - s) % R
-            outgoing.append((r, (r + 1) % R, c, chunks[r][c].copy()))
-        for sender, receiver, c, data in outgoing:
-            if reduce:
-                chunks[receiver][c] += data
-            else:
-                chunks[receiver][c] = data
-            sent[sender] += data.nbytes
-        if record:
-            result.history.append([[c.copy() for c in w] for w in chunks])
-            result.messages.append([(snd, rcv, c) for snd, rcv, c, _ in outgoing])
 
-    for s in range(R - 1):
-        step(s, reduce=True)
-    for s in range(R - 1):
-        step(s, reduce=False)
-    result.reduced = [np.concatenate(w).reshape(shape) for w in chunks]
-    return result
+def _ring_step(
+    chunks: list[list[np.ndarray]], sent: np.ndarray, s: int, *, reduce: bool
+) -> list[tuple[int, int, int]]:
+    """Step ``s``: worker ``r`` sends one chunk to ``r + 1 (mod R)``, which adds it to its
+    copy (``reduce``) or overwrites its copy with it; returns ``(sender, receiver, chunk)``."""
+    R = len(chunks)
+    # every worker sends at once: read all outgoing chunks before anyone adds
+    outgoing = []
+    for r in range(R):
+        c = (r - s) % R if reduce else (r + 1 - s) % R
+        outgoing.append((r, (r + 1) % R, c, chunks[r][c].copy()))
+    for sender, receiver, c, data in outgoing:
+        if reduce:
+            chunks[receiver][c] += data
+        else:
+            chunks[receiver][c] = data
+        sent[sender] += data.nbytes
+    return [(sender, receiver, c) for sender, receiver, c, _ in outgoing]
+
+
+def _snapshot(chunks: list[list[np.ndarray]]) -> list[list[np.ndarray]]:
+    return [[c.copy() for c in w] for w in chunks]
