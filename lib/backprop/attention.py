@@ -51,23 +51,37 @@ def _qkv(q: object, k: object, v: object) -> tuple[np.ndarray, np.ndarray, np.nd
         raise ValueError(
             f"attention: q must have shape (..., T_q, D_k) (rows are positions), got {qa.shape}"
         )
-    *lead, _, d_k = qa.shape
-    if ka.ndim != qa.ndim or ka.shape[:-2] != tuple(lead) or ka.shape[-1] != d_k:
-        raise ValueError(
-            f"attention: k must have shape ({', '.join(map(str, lead))}{', ' if lead else ''}"
-            f"T_k, {d_k}) to match q of shape {qa.shape}, got {ka.shape}"
-        )
-    t_k = ka.shape[-2]
-    if va.ndim != qa.ndim or va.shape[:-2] != tuple(lead) or va.shape[-2] != t_k:
-        raise ValueError(
-            f"attention: v must have shape ({', '.join(map(str, lead))}{', ' if lead else ''}"
-            f"{t_k}, D_v) (one value per key), got {va.shape}"
-        )
+    _check_keys(ka, qa.shape)
+    _check_values(va, qa.shape, t_k=ka.shape[-2])
     for name, arr in (("q", qa), ("k", ka), ("v", va)):
         check_nonempty_batch(arr, f"attention: {name}")
         if arr.shape[-2] == 0 or arr.shape[-1] == 0:
             raise ValueError(f"attention: {name} has an empty axis, shape {arr.shape}")
     return qa, ka, va
+
+
+def _leading(q_shape: tuple[int, ...]) -> str:
+    """q's leading (batch, head) axes as they open a shape in a message: ``"2, 4, "``."""
+    lead = q_shape[:-2]
+    return f"{', '.join(map(str, lead))}{', ' if lead else ''}"
+
+
+def _check_keys(ka: np.ndarray, q_shape: tuple[int, ...]) -> None:
+    """k must be (..., T_k, D_k): q's leading axes and q's D_k."""
+    if ka.ndim != len(q_shape) or ka.shape[:-2] != q_shape[:-2] or ka.shape[-1] != q_shape[-1]:
+        raise ValueError(
+            f"attention: k must have shape ({_leading(q_shape)}T_k, {q_shape[-1]}) to match q "
+            f"of shape {q_shape}, got {ka.shape}"
+        )
+
+
+def _check_values(va: np.ndarray, q_shape: tuple[int, ...], t_k: int) -> None:
+    """v must be (..., T_k, D_v): q's leading axes and one value per key."""
+    if va.ndim != len(q_shape) or va.shape[:-2] != q_shape[:-2] or va.shape[-2] != t_k:
+        raise ValueError(
+            f"attention: v must have shape ({_leading(q_shape)}{t_k}, D_v) (one value per "
+            f"key), got {va.shape}"
+        )
 
 
 def scaled_dot_product_attention_forward(
