@@ -104,12 +104,17 @@ def _run_backward(root: Value | Tensor, seed: Any, retain_graph: bool) -> None:
             continue
         node._accumulate(g)
         if node._parents:
-            for parent, g_parent in zip(node._parents, node._vjp(g), strict=True):
-                if parent.requires_grad:
-                    key = id(parent)
-                    grads[key] = g_parent if key not in grads else grads[key] + g_parent
+            _send_to_parents(node, g, grads)
             if not retain_graph:
                 node._vjp = None  # free the saved values, as PyTorch does
+
+
+def _send_to_parents(node: Any, g: Any, grads: dict[int, Any]) -> None:
+    """grad[parent] += vjp_node(g) for each parent of ``node`` that requires a gradient."""
+    for parent, g_parent in zip(node._parents, node._vjp(g), strict=True):
+        if parent.requires_grad:
+            key = id(parent)
+            grads[key] = g_parent if key not in grads else grads[key] + g_parent
 
 
 # ---------------------------------------------------------------------------------------
