@@ -252,3 +252,73 @@ def test_norm_layers_accept_one_feature(cls: type[nn.Module]) -> None:
 def test_generated_activation_docstrings_start_with_the_summary() -> None:
     assert nn.ReLU.__doc__.startswith("Rectified linear unit")
     assert nn.Tanh.__doc__.startswith("Hyperbolic tangent")
+
+
+# --------------------------------------------------------------------------------------
+# mutation pass (issue 14): Parameter's data/grad assignment semantics (PyTorch's)
+# --------------------------------------------------------------------------------------
+def test_parameter_data_assignment_shares_a_float_array_as_pytorch() -> None:
+    """``p.data = t`` in PyTorch makes ``p.data`` share ``t``'s memory (no copy)."""
+    p = nn.Parameter(np.zeros(3), "w")
+    new = np.ones(3)
+    p.data = new
+    assert p.data is new
+    new32 = np.ones(3, np.float32)
+    p32 = nn.Parameter(np.zeros(3, np.float32))
+    p32.data = new32
+    assert p32.data is new32 and p32.data.dtype == np.float32
+
+
+def test_parameter_data_assignment_keeps_grad_of_the_same_shape() -> None:
+    """As PyTorch: replacing ``data`` by an array of the same shape keeps ``grad``."""
+    p = nn.Parameter(np.zeros((2, 3)))
+    p.grad[...] = 0.5
+    g = p.grad
+    p.data = p.data - 0.1 * p.grad  # a new array, as an out-of-place update makes
+    assert p.grad is g
+    np.testing.assert_array_equal(p.grad, np.full((2, 3), 0.5))
+
+
+def test_parameter_data_of_a_new_shape_resets_grad_to_that_shape() -> None:
+    """data and grad always have one shape: a gradient of the old shape is dropped."""
+    p = nn.Parameter(np.zeros((2, 3)))
+    p.grad[...] = 1.0
+    p.data = np.ones((4, 5))
+    assert p.grad.shape == (4, 5) and not p.grad.any()
+    p.grad = None  # freed: a new data array of any shape is still accepted
+    p.data = np.ones((2, 2))
+    assert p.grad.shape == (2, 2) and not p.grad.any()
+
+
+def test_parameter_grad_assignment_keeps_the_array_as_pytorch() -> None:
+    """``p.grad = g`` with g of data's shape and dtype stores g itself (PyTorch: ``is``)."""
+    p = nn.Parameter(np.zeros((2, 2)))
+    g = np.ones((2, 2))
+    p.grad = g
+    assert p.grad is g
+
+
+def test_parameter_zero_grad_zeroes_in_place_by_default() -> None:
+    """The docstring: ``zero_grad()`` sets the gradient to zero in place (a reference held
+    before still sees it); ``set_to_none=True`` frees it (a new array afterwards)."""
+    p = nn.Parameter(np.zeros(3))
+    g = p.grad
+    g[...] = 2.0
+    p.zero_grad()
+    assert p.grad is g and not g.any()
+    g[...] = 2.0
+    p.zero_grad(set_to_none=True)
+    assert p.grad is not g and not p.grad.any()
+    np.testing.assert_array_equal(g, 2.0)  # freed, not zeroed in place
+    p.grad = None
+    p.zero_grad()  # a freed gradient stays freed (reads as zeros)
+    assert not p.grad.any()
+
+
+def test_module_zero_grad_zeroes_in_place_by_default(rng: np.random.Generator) -> None:
+    lin = nn.Linear(2, 2, rng=rng)
+    held = [p.grad for p in lin.parameters()]
+    for g in held:
+        g[...] = 1.0
+    lin.zero_grad()
+    assert all(p.grad is g and not g.any() for p, g in zip(lin.parameters(), held, strict=True))
