@@ -276,3 +276,43 @@ def test_pure_update_state_counts_steps_from_one(name: str) -> None:
     for k in (1, 2, 3):
         w, state = fn(w, rng.standard_normal(3), state, **kw)
         assert state["step"] == k
+
+
+@pytest.mark.parametrize("name", list(CLASSES))
+def test_a_parameter_appended_after_construction_is_not_silently_skipped(name: str) -> None:
+    """``opt.params`` is a plain list; a Parameter appended to it later has no state (and,
+    for Adam, no scratch array). step must then raise, rather than update the others and
+    silently leave the new one as it was."""
+    make, _ = CLASSES[name]
+    rng = np.random.default_rng(4)
+    ps = _params(rng)
+    opt = make(ps)
+    extra = P(rng.standard_normal(3))
+    extra.grad += 1.0
+    opt.params.append(extra)
+    with pytest.raises((ValueError, IndexError)):
+        opt.step()
+
+
+class _OnlyLr:
+    lr = 0.1
+
+
+class _OnlyStep:
+    def step(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("obj", [_OnlyLr(), _OnlyStep()], ids=["lr_only", "step_only"])
+def test_scheduler_refuses_an_object_that_is_not_an_optimizer(obj: object) -> None:
+    """A scheduler needs both an ``.lr`` to set and a ``.step`` (an optimizer); an object
+    with only one of them is refused at construction with a ValueError naming its type
+    (torch's schedulers refuse anything that is not an Optimizer), not accepted silently
+    (lr only) or failing with an AttributeError (step only)."""
+    for make in (
+        lambda o: optim.StepLR(o, step_size=2),
+        lambda o: optim.ExponentialLR(o, gamma=0.5),
+        lambda o: optim.CosineAnnealingLR(o, T_max=3),
+    ):
+        with pytest.raises(ValueError, match=type(obj).__name__):
+            make(obj)

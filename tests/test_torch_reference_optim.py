@@ -188,3 +188,26 @@ def test_clip_grad_norm_matches_torch(max_norm: float) -> None:
         np.testing.assert_allclose(p.grad, tp.grad.numpy(), rtol=1e-12)
     clipped = max_norm < ref_total
     assert clipped == (max_norm == 0.5)
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_rmsprop_state_keys_match_torch(momentum: float) -> None:
+    """RMSprop keeps a momentum buffer only when momentum > 0, as torch.optim.RMSprop does
+    (the docstring's state ``{"step", "square_avg", ["momentum_buffer"]}``); the pure rule's
+    returned state has the same keys as the class's."""
+    rng = np.random.default_rng(11)
+    w, dw = rng.standard_normal(3), rng.standard_normal(3)
+    tp = torch.tensor(w, requires_grad=True)
+    tp.grad = torch.from_numpy(dw.copy())
+    topt = torch.optim.RMSprop([tp], lr=0.01, momentum=momentum)
+    topt.step()
+    torch_keys = set(topt.state[tp])
+    assert ("momentum_buffer" in torch_keys) == (momentum > 0)
+    p = P(w.copy())
+    p.grad[...] = dw
+    opt = optim.RMSprop([p], lr=0.01, momentum=momentum)
+    opt.step()
+    assert set(opt.state[0]) == torch_keys
+    _, state = optim.rmsprop_update(w, dw, {}, lr=0.01, momentum=momentum)
+    assert set(state) == torch_keys
+    np.testing.assert_allclose(p.data, tp.detach().numpy(), rtol=1e-12)
