@@ -274,3 +274,29 @@ def test_layernorm_normalises_each_row(rng: np.random.Generator) -> None:
     np.testing.assert_allclose(out.var(axis=1), x.var(axis=1) / (x.var(axis=1) + 1e-5))
     out2, _ = F.layernorm_forward(x, np.full(6, 2.0), np.full(6, 1.0))
     np.testing.assert_allclose(out2, 2.0 * out + 1.0)
+
+
+# -- mutation pass (issue 14): behaviour no test pinned before ------------------------------
+@pytest.mark.parametrize("shape", [(5,), (2, 3, 4)])
+def test_softmax_family_default_axis_is_the_last(shape: tuple[int, ...]) -> None:
+    """softmax, log_softmax and logsumexp act on the last axis by default, for any rank."""
+    x = np.random.default_rng(3).standard_normal(shape)
+    e = np.exp(x)
+    total = e.sum(axis=-1, keepdims=True)  # small values: the naive formula is exact enough
+    np.testing.assert_allclose(F.softmax(x), e / total, rtol=1e-14)
+    np.testing.assert_allclose(F.log_softmax(x), x - np.log(total), rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(F.logsumexp(x), np.log(total[..., 0]), rtol=1e-14)
+
+
+def test_linear_bias_of_a_wider_dtype_promotes_like_numpy() -> None:
+    """out = x @ W + b with NumPy's promotion: a float64 bias on a float32 product gives
+    float64 (the in-place add is an optimisation that must not round b to float32)."""
+    x = np.array([[1.0, 2.0]], dtype=np.float32)
+    W = np.array([[0.5], [0.25]], dtype=np.float32)
+    b = np.array([0.1])  # not representable in float32
+    out, _ = F.linear_forward(x, W, b)
+    expected = x @ W + b
+    assert expected.dtype == np.float64
+    assert out.dtype == np.float64
+    np.testing.assert_array_equal(out, expected)
+    assert out[0, 0] == 1.0 + 0.1
