@@ -322,3 +322,100 @@ def test_module_zero_grad_zeroes_in_place_by_default(rng: np.random.Generator) -
         g[...] = 1.0
     lin.zero_grad()
     assert all(p.grad is g and not g.any() for p, g in zip(lin.parameters(), held, strict=True))
+
+
+def _module_classes() -> list[type]:
+    from backprop import conv, recurrent
+
+    classes = [nn.Module, nn.Linear, nn.Dropout, nn.BatchNorm1d, nn.LayerNorm, nn.Residual]
+    classes += [nn.Sequential, *nn.ACTIVATION_MODULES.values()]
+    return [*classes, conv.Conv2d, conv.MaxPool2d, conv.AvgPool2d, conv.Flatten, recurrent.RNN]
+
+
+@pytest.mark.parametrize("cls", _module_classes(), ids=lambda c: c.__name__)
+def test_backward_signature_shows_needs_input_grad_default_true(cls: type) -> None:
+    """help()/signature() show what a call does: dx is returned unless asked not to."""
+    import inspect
+
+    param = inspect.signature(cls.backward).parameters["needs_input_grad"]
+    assert param.kind is inspect.Parameter.KEYWORD_ONLY and param.default is True
+
+
+class _ThreeCalls(nn.Module):
+    """User code applying one Tanh to three branches of widths 2, 3 and 5."""
+
+    widths = (2, 3, 5)
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        super().__init__()
+        self.l0, self.l1, self.l2 = (nn.Linear(4, w, rng=rng) for w in self.widths)
+        self.act = nn.Tanh()
+        self.order = (2, 1, 0)
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self._save(None)
+        return np.concatenate([self.act(lin(x)) for lin in (self.l0, self.l1, self.l2)], 1)
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        self._saved()
+        parts = np.split(dout, np.cumsum(self.widths)[:-1], axis=1)
+        grads = {i: self.act.backward(parts[i]) for i in self.order}
+        return sum(lin.backward(grads[i]) for i, lin in enumerate((self.l0, self.l1, self.l2)))
+
+
+def test_module_called_three_times_in_reverse_order_is_correct(
+    rng: np.random.Generator,
+) -> None:
+    from backprop.gradcheck import check_module
+
+    errors = check_module(_ThreeCalls(rng), rng.normal(size=(3, 4)))
+    assert max(errors.values()) < 1e-7, errors
+
+
+@pytest.mark.parametrize("order", [(1, 2, 0), (0, 2, 1), (2, 0, 1)])
+def test_module_called_three_times_out_of_order_raises(
+    order: tuple[int, int, int], rng: np.random.Generator
+) -> None:
+    """Backward pops the newest call's values: a first dout of an earlier call's output
+    shape (the middle or the first call) cannot be the newest call's and must raise."""
+    model = _ThreeCalls(rng)
+    model.order = order
+    model(rng.normal(size=(3, 4)))
+    with pytest.raises(RuntimeError, match=r"called (3|2) times in this forward pass"):
+        model.backward(np.ones((3, 10)))
+
+
+def test_positive_only_options_refuse_zero() -> None:
+    """softplus divides by beta, the norms by sqrt(var + eps): both must be > 0."""
+    with pytest.raises(ValueError, match=r"softplus: beta must be > 0"):
+        nn.Softplus(beta=0.0)
+    with pytest.raises(ValueError, match=r"LayerNorm: eps must be > 0"):
+        nn.LayerNorm(3, eps=0.0)
+
+
+@pytest.mark.parametrize("cls", [nn.BatchNorm1d, nn.LayerNorm])
+def test_norm_layer_backward_adds_gamma_and_beta_gradients(
+    cls: type[nn.Module], rng: np.random.Generator
+) -> None:
+    """dL/dgamma = sum_n dout * x_hat, dL/dbeta = sum_n dout, added (+=) to ``.grad``."""
+    layer = cls(3)
+    x, g = rng.normal(size=(5, 3)), rng.normal(size=(5, 3))
+    axis = 0 if cls is nn.BatchNorm1d else 1
+    mean, var = x.mean(axis=axis, keepdims=True), x.var(axis=axis, keepdims=True)
+    x_hat = (x - mean) / np.sqrt(var + 1e-5)
+    for k in (1, 2):  # two forward/backward passes: the gradients add up
+        layer(x)
+        layer.backward(g)
+        np.testing.assert_allclose(layer.weight.grad, k * (g * x_hat).sum(0), rtol=1e-12)
+        np.testing.assert_allclose(layer.bias.grad, k * g.sum(0), rtol=1e-12)
+
+
+def test_nn_all_lists_core_and_chapter_8_modules() -> None:
+    from backprop import conv, recurrent
+
+    assert {"Linear", "Sequential", "ReLU", "no_grad"} <= set(nn.__all__)
+    assert {"Conv2d", "MaxPool2d", "AvgPool2d", "Flatten", "RNN"} <= set(nn.__all__)
+    assert all(hasattr(nn, name) for name in nn.__all__)
+    assert nn.Conv2d is conv.Conv2d and nn.RNN is recurrent.RNN
+    with pytest.raises(AttributeError):
+        nn.Conv3d  # noqa: B018
