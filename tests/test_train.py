@@ -536,3 +536,221 @@ def test_drop_last_with_batch_size_equal_to_n_keeps_the_one_full_batch() -> None
     opt = optim.SGD(model.parameters(), lr=0.1)
     hist = train.fit(model, CE, opt, X, y, epochs=2, batch_size=6, rng=rng, drop_last=True)
     assert hist.steps == 2
+
+
+# ------------------------------------------------------------------ mutation pass (issue 14)
+
+
+class _BatchSpy(nn.Module):
+    """Identity that records (training mode, batch size) of every forward call."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[tuple[bool, int]] = []
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self.calls.append((self.training, x.shape[0]))
+        self._save(None)
+        return x
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        self._saved()
+        return dout
+
+
+def test_predict_evaluate_and_validation_use_batches_of_1024_by_default() -> None:
+    """The documented default batch_size=1024 of predict and evaluate (which fit's
+    validation runs, as in the module's sketch): 1030 rows are batches of 1024 and 6."""
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((1030, 3)), rng.integers(0, 2, 1030)
+    spy = _BatchSpy()
+    model = nn.Sequential(nn.Linear(3, 2, rng=rng), spy)
+    train.predict(model, X)
+    assert spy.calls == [(False, 1024), (False, 6)]
+    spy.calls.clear()
+    train.evaluate(model, CE, X, y)
+    assert spy.calls == [(False, 1024), (False, 6)]
+    spy.calls.clear()
+    opt = optim.SGD(model.parameters(), lr=0.0)
+    train.fit(model, CE, opt, X[:4], y[:4], epochs=1, batch_size=4, rng=rng, X_val=X, y_val=y)
+    assert spy.calls == [(True, 4), (False, 1024), (False, 6)]
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_softmax_train_accuracy_equals_evaluate_for_two_classes_too(n_classes: int) -> None:
+    """Two logits per sample are a multi-class output like any C > 1 (argmax, not the
+    sign of the first logit): fit's accuracy equals evaluate's with lr = 0."""
+    rng = np.random.default_rng(11)
+    X, y = rng.standard_normal((30, 4)), rng.integers(0, n_classes, 30)
+    model = _mlp((4, 6, n_classes), seed=3)
+    hist = train.fit(model, CE, optim.SGD(model.parameters(), lr=0.0), X, y, epochs=1,
+                     batch_size=7, rng=rng)  # fmt: skip
+    ref = train.evaluate(model, CE, X, y)["accuracy"]
+    manual = np.mean(np.argmax(model(X), axis=1) == y)
+    assert ref == manual and 0.1 < manual < 0.9
+    assert hist.train_accuracy == [pytest.approx(manual, rel=1e-12)]
+
+
+def test_one_logit_column_with_flat_integer_labels_counts_the_sign_of_the_logit() -> None:
+    """Output (N, 1) with labels (N,): one logit per sample, class 1 when it is > 0 (not
+    an argmax over a single column, which is always class 0)."""
+    rng = np.random.default_rng(6)
+    X, y = rng.standard_normal((30, 3)), rng.integers(0, 2, 30)
+    model = nn.Sequential(nn.Linear(3, 1, rng=rng))
+
+    def loss_fn(out: np.ndarray, target: np.ndarray):
+        loss, dout = losses.binary_cross_entropy_with_logits(out, target[:, None].astype(float))
+        return loss, dout
+
+    hist = train.fit(model, loss_fn, optim.SGD(model.parameters(), lr=0.0), X, y, epochs=1,
+                     batch_size=7, rng=rng)  # fmt: skip
+    manual = np.mean((model(X)[:, 0] > 0) == (y == 1))
+    assert 0.1 < manual < 0.9 and abs(manual - np.mean(y == 0)) > 0.3
+    assert hist.train_accuracy == [pytest.approx(manual, rel=1e-12)]
+    assert train.evaluate(model, loss_fn, X, y)["accuracy"] == pytest.approx(manual)
+
+
+def test_an_equal_validation_loss_is_no_improvement_for_early_stopping() -> None:
+    """With lr = 0 every epoch's validation loss is the same number: only a *lower* loss
+    resets patience, so epoch 0 stays best and training stops after 1 + patience epochs;
+    restore_best (default True) reloads epoch 0's weights."""
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((12, 3)), rng.integers(0, 3, 12)
+    model = _mlp((3, 4, 3), seed=1)
+    hist = train.fit(model, CE, optim.SGD(model.parameters(), lr=0.0), X, y, epochs=10,
+                     batch_size=4, rng=rng, X_val=X, y_val=y, patience=2)  # fmt: skip
+    assert len(set(hist.val_loss)) == 1
+    assert hist.epochs == 3 and hist.stopped_early
+    assert hist.best_epoch == 0 and hist.restored_best
+
+
+def test_accuracy_false_records_no_accuracy_for_a_classification_task() -> None:
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((12, 3)), rng.integers(0, 3, 12)
+    model = _mlp((3, 4, 3), seed=1)
+    hist = train.fit(model, CE, optim.SGD(model.parameters(), lr=0.1), X, y, epochs=2,
+                     batch_size=4, rng=rng, X_val=X, y_val=y, accuracy=False)  # fmt: skip
+    assert hist.train_accuracy == [] and hist.val_accuracy == []
+    assert len(hist.train_loss) == len(hist.val_loss) == 2
+
+
+def test_progress_bar_is_off_by_default(capsys) -> None:
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((12, 3)), rng.integers(0, 3, 12)
+    model = _mlp((3, 4, 3), seed=1)
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    train.fit(model, CE, opt, X, y, epochs=2, batch_size=4, rng=rng)
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == ""
+    train.fit(model, CE, opt, X, y, epochs=2, batch_size=4, rng=rng, progress=True)
+    assert "training" in capsys.readouterr().err  # the bar's description, when asked for
+
+
+class _NaNGradScale(nn.Module):
+    """out = x * w; backward puts NaN into w's gradient (dL/dout stays finite)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = nn.Parameter(np.ones(1), "w")
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self._save(None)
+        return x * self.w.data
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        self._saved()
+        self.w.grad += np.nan
+        return dout * self.w.data
+
+
+def test_nan_made_inside_backward_is_named_at_its_step_when_the_next_loss_is_nan() -> None:
+    """Step 1's backward makes w's gradient NaN, its update makes w NaN, and step 2's loss
+    is NaN: the error names the parameter and step 1 (the step that made it), not step 2."""
+    rng = np.random.default_rng(0)
+    model = nn.Sequential(nn.Linear(3, 2, rng=rng), _NaNGradScale())
+    with pytest.raises(
+        FloatingPointError, match=r"^parameter '1.w' became NaN at step 1 \(epoch 1\)"
+    ):
+        train.fit(
+            model, CE, optim.SGD(model.parameters(), lr=0.1), rng.standard_normal((4, 3)),
+            np.zeros(4, dtype=int), epochs=1, batch_size=2, rng=rng,
+        )  # fmt: skip
+
+
+class _StepOnly:
+    """An optimizer with a step() and no lr attribute."""
+
+    def __init__(self, params) -> None:
+        self.inner = optim.SGD(params, lr=0.1)
+
+    def step(self) -> None:
+        self.inner.step()
+
+
+def test_nonfinite_loss_message_names_the_lr_when_the_optimizer_has_one() -> None:
+    def nan_loss(out, target):
+        return np.nan, np.zeros_like(out)
+
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((4, 3)), np.zeros(4, dtype=int)
+    model = _mlp((3, 2), seed=0)
+    with pytest.raises(
+        FloatingPointError,
+        match=r"^loss became NaN at step 1 \(epoch 1\): learning rate too large \(lr=0\.25\) or",
+    ):
+        train.fit(model, nan_loss, optim.SGD(model.parameters(), lr=0.25), X, y, epochs=1,
+                  batch_size=4, rng=rng)  # fmt: skip
+    with pytest.raises(
+        FloatingPointError,
+        match=r"^loss became NaN at step 1 \(epoch 1\): learning rate too large or gradients",
+    ):
+        train.fit(model, nan_loss, _StepOnly(model.parameters()), X, y, epochs=1,
+                  batch_size=4, rng=rng)  # fmt: skip
+
+
+class _DuckModel:
+    """Not an nn.Module: forward/backward/parameters/train/eval only, no `training` flag,
+    and a backward(dout) that takes no needs_input_grad."""
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        self.lin = nn.Linear(3, 2, rng=rng)
+        self.modes: list[bool] = []
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return self.forward(x)
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return self.lin(x)
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        return self.lin.backward(dout)
+
+    def parameters(self):
+        return self.lin.parameters()
+
+    def train(self, mode: bool = True) -> _DuckModel:
+        self.modes.append(mode)
+        self.lin.train(mode)
+        return self
+
+    def eval(self) -> _DuckModel:
+        return self.train(False)
+
+
+def test_a_duck_typed_model_without_a_training_flag_is_left_in_training_mode() -> None:
+    """fit/evaluate/predict accept any object with the Module methods. One that does not
+    say its mode is taken to be in training mode (where every new Module starts, as in
+    PyTorch) and is put back in it; its backward is called as backward(dout), since only
+    an nn.Module's backward is known to take needs_input_grad."""
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((6, 3)), rng.integers(0, 2, 6)
+    model = _DuckModel(rng)
+    w0 = model.lin.weight.data.copy()
+    hist = train.fit(model, CE, optim.SGD(model.parameters(), lr=0.1), X, y, epochs=1,
+                     batch_size=3, rng=rng, X_val=X, y_val=y)  # fmt: skip
+    assert hist.steps == 2 and not np.array_equal(model.lin.weight.data, w0)
+    assert model.modes[-1] is True
+    for call in (lambda: train.predict(model, X), lambda: train.evaluate(model, CE, X, y)):
+        model.modes.clear()
+        call()
+        assert model.modes == [False, True]
