@@ -300,3 +300,65 @@ def test_linear_bias_of_a_wider_dtype_promotes_like_numpy() -> None:
     assert out.dtype == np.float64
     np.testing.assert_array_equal(out, expected)
     assert out[0, 0] == 1.0 + 0.1
+
+
+def test_softplus_at_exactly_the_threshold_is_still_the_softplus() -> None:
+    """PyTorch switches to the identity only where beta * x > threshold (strictly)."""
+    out, cache = F.softplus_forward(np.array([1.0, 1.5]), beta=1.0, threshold=1.0)
+    assert out[0] == pytest.approx(math.log1p(math.e), rel=1e-14)  # not 1.0
+    assert out[1] == 1.5
+    dx = F.softplus_backward(np.ones(2), cache)
+    assert dx[0] == pytest.approx(1 / (1 + math.exp(-1.0)), rel=1e-14)
+    assert dx[1] == 1.0
+
+
+def test_dropout_p0_in_training_draws_nothing_and_returns_x() -> None:
+    """p = 0 is the identity, as torch.nn.functional.dropout(x, 0.0, training=True) is: it
+    returns its input and leaves the generator's state alone."""
+    x = np.arange(6.0).reshape(2, 3)
+    rng = np.random.default_rng(5)
+    before = rng.bit_generator.state
+    out, cache = F.dropout_forward(x, 0.0, rng)
+    assert rng.bit_generator.state == before
+    np.testing.assert_array_equal(out, x)
+    np.testing.assert_array_equal(F.dropout_backward(np.ones((2, 3)), cache), np.ones((2, 3)))
+
+
+def test_dropout_keeps_a_unit_whose_uniform_draw_equals_p() -> None:
+    """A unit is kept iff u >= p for u uniform on NumPy's grid {k 2^-53} in [0, 1): then
+    P(keep) = 1 - p exactly (u > p would keep it with probability 1 - p - 2^-53). Choosing
+    p equal to the generator's first draw makes u == p."""
+    p = float(np.random.default_rng(11).random())
+    out, _ = F.dropout_forward(np.ones((1, 1)), p, np.random.default_rng(11))
+    assert out[0, 0] == 1.0 / (1.0 - p)
+
+
+def test_layernorm_on_a_3d_input_is_layernorm_of_its_rows(rng: np.random.Generator) -> None:
+    """Normalising the last axis treats every leading index as a sample: a (2, 3, 6) input
+    gives exactly the forward and backward of its (6, 6) reshape."""
+    x = rng.standard_normal((2, 3, 6)) * 2.0 + 1.0
+    gamma, beta = rng.uniform(0.5, 2.0, 6), rng.standard_normal(6)
+    g = rng.standard_normal((2, 3, 6))
+    out3, cache3 = F.layernorm_forward(x, gamma, beta)
+    out2, cache2 = F.layernorm_forward(x.reshape(6, 6), gamma, beta)
+    dx3, dgamma3, dbeta3 = F.layernorm_backward(g, cache3)
+    dx2, dgamma2, dbeta2 = F.layernorm_backward(g.reshape(6, 6), cache2)
+    np.testing.assert_allclose(out3, out2.reshape(2, 3, 6), rtol=1e-14, atol=1e-15)
+    np.testing.assert_allclose(dx3, dx2.reshape(2, 3, 6), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(dgamma3, dgamma2, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(dbeta3, dbeta2, rtol=1e-12, atol=1e-14)
+
+
+def test_all_lists_every_op_of_the_namespace() -> None:
+    """``__all__`` (``from backprop.functional import *``) names every forward/backward pair,
+    the chapter 8 ones included, and the value functions."""
+    pairs = {
+        n
+        for n in dir(F)
+        if n.endswith(("_forward", "_backward")) and not n.startswith(("_", "check_"))
+    }
+    values = {"ACTIVATIONS", "sigmoid", "softplus", "logsumexp", "log_softmax", "softmax"}
+    helpers = {"causal_mask", "im2col", "col2im"}
+    assert len(F.__all__) == len(set(F.__all__))
+    assert set(F.__all__) == pairs | values | helpers
+    assert {"linear_forward", "conv2d_forward", "rnn_backward"} <= pairs
