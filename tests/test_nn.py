@@ -419,3 +419,51 @@ def test_nn_all_lists_core_and_chapter_8_modules() -> None:
     assert nn.Conv2d is conv.Conv2d and nn.RNN is recurrent.RNN
     with pytest.raises(AttributeError):
         nn.Conv3d  # noqa: B018
+
+
+class _SavesNothing(nn.Module):
+    """A user's container written without ``self._save``: x -> tanh(x W + b)."""
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        super().__init__()
+        self.lin = nn.Linear(3, 2, rng=rng)
+        self.act = nn.Tanh()
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return self.act(self.lin(x))
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        return self.lin.backward(self.act.backward(dout))
+
+
+def _by_hand(model: _SavesNothing, x: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """dL/dx of tanh(x W + b) for dL/dout = g: (g * (1 - out^2)) W^T."""
+    out = np.tanh(x @ model.lin.weight.data + model.lin.bias.data)
+    return (g * (1.0 - out**2)) @ model.lin.weight.data.T
+
+
+def test_container_that_saves_nothing_keeps_its_pass_through_no_grad_monitoring(
+    rng: np.random.Generator,
+) -> None:
+    """A no_grad forward pass (monitoring) between forward and backward changes nothing."""
+    model = _SavesNothing(rng)
+    x, other, g = rng.normal(size=(4, 3)), rng.normal(size=(4, 3)), rng.normal(size=(4, 2))
+    model(x)
+    with nn.no_grad():
+        model(other)
+    np.testing.assert_allclose(model.backward(g), _by_hand(model, x, g), rtol=1e-12)
+
+
+def test_container_that_saves_nothing_refuses_a_child_used_alone_in_between(
+    rng: np.random.Generator,
+) -> None:
+    """model(x), then model.act(z) alone, then model.backward: act now holds z's values,
+    so the gradient would silently use tanh'(z); it must raise instead."""
+    model = _SavesNothing(rng)
+    x, g = rng.normal(size=(4, 3)), rng.normal(size=(4, 2))
+    model(x)
+    model.act(rng.normal(size=(4, 2)))
+    with pytest.raises(RuntimeError, match="later forward pass"):
+        model.backward(g)
+    model(x)
+    np.testing.assert_allclose(model.backward(g), _by_hand(model, x, g), rtol=1e-12)
