@@ -550,3 +550,54 @@ def test_ragged_dout_of_a_module_called_twice_gets_the_librarys_message() -> Non
     model(np.ones((2, 2)))
     with pytest.raises(ValueError, match=r"tanh_backward: dout must be array-like"):
         model.backward([[1.0, 2.0], [3.0]])
+
+
+class _TanhOrSkip(nn.Module):
+    """A user's module saving a functional cache (tanh) or ``None`` (skip: identity)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.skip = False
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        if self.skip:
+            self._save(None)
+            return np.array(x, dtype=float)
+        return self._run_op(F.tanh_forward, x)
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        cache = self._saved()
+        return np.asarray(dout, dtype=float) if cache is None else F.tanh_backward(dout, cache)
+
+
+class _ThreeUses(nn.Module):
+    """out = [g(a), g(b), g_skip(c)] with one _TanhOrSkip g; a, c of width 3, b of width 5."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.g = _TanhOrSkip()
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self._save(None)
+        self.g.skip = False
+        a, b = self.g(x[:, :3]), self.g(x[:, 3:8])
+        self.g.skip = True
+        return np.concatenate([a, b, self.g(x[:, 8:])], axis=1)
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        self._saved()
+        dc = self.g.backward(dout[:, 8:])  # newest call first: no shape saved for it
+        db = self.g.backward(dout[:, 3:8])
+        da = self.g.backward(dout[:, :3])
+        return np.concatenate([da, db, dc], axis=1)
+
+
+def test_call_order_check_trusts_a_newest_call_that_saved_no_shape() -> None:
+    """The newest call saved no output shape, so nothing says this dout is not its:
+    a backward in the right (reverse) order must work, not raise."""
+    model = _ThreeUses()
+    x = np.linspace(-1.0, 1.0, 22).reshape(2, 11)
+    model(x)
+    g = np.ones((2, 11))
+    expected = np.concatenate([1.0 - np.tanh(x[:, :8]) ** 2, np.ones((2, 3))], axis=1)
+    np.testing.assert_allclose(model.backward(g), expected, rtol=1e-12)
