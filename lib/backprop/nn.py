@@ -254,17 +254,24 @@ def _tracked_backward(backward: Callable[..., Any]) -> Any:
 def _check_call_order(module: Module, dout: Any) -> None:
     """A module called several times in one pass pops its newest values first; raise if
     ``dout`` has the shape of an older call's output but not of the newest call's (a
-    user's backward that differentiates the calls in forward order)."""
-    shape = np.shape(dout)
+    user's backward that differentiates the calls in forward order, or that
+    differentiates one call and not a later one). A ``dout`` with no shape (a ragged
+    list) is left to the op's own check, which names it."""
+    try:
+        shape = np.shape(dout)
+    except ValueError:
+        return
     saved = [c.get("out_shape") if isinstance(c, dict) else None for _, c in module._stack()]
     if saved[-1] is None or saved[-1] == shape or shape not in saved[:-1]:
         return
     raise RuntimeError(
-        f"{module!r} was called {len(saved)} times in this forward pass and backward gives "
-        f"each call its own values newest first, but this dout has shape {shape}, the "
-        f"output shape of an earlier call, not {saved[-1]} of the latest one. Call "
-        "backward for the calls in reverse order of the forward calls, or give each branch "
-        "its own module sharing the Parameters (branch2.weight = branch1.weight)."
+        f"{module!r} was called {len(saved)} times in this forward pass (counting the calls "
+        "not yet differentiated), and backward gives each call its own values newest "
+        f"first, but this dout has shape {shape}, the output shape of an earlier call, not "
+        f"{saved[-1]} of the latest one. Call backward for the calls in reverse order of the "
+        "forward calls, or give each branch its own module sharing the Parameters "
+        "(branch2.weight = branch1.weight); a call whose output needs no gradient "
+        "(monitoring) belongs inside `with nn.no_grad():`."
     )
 
 
@@ -291,9 +298,12 @@ class Module:
       Sequential, a ``Linear`` shared between two positions): each call pushes its values
       and each backward call pops the newest, so a backward that runs the calls in
       reverse order gives each call its own values, and parameter gradients add up. A
-      user's backward that runs them in forward order raises ``RuntimeError`` when the
-      calls' outputs differ in shape; with equal shapes it cannot be detected here, and
-      ``gradcheck.check_module`` on the user's module reports the wrong gradient.
+      user's backward that runs them in another order raises ``RuntimeError`` when its
+      ``dout`` has the output shape of an older call but not of the newest one still to
+      differentiate (two calls with different output shapes, in forward order). When the
+      shapes cannot tell the calls apart (equal shapes, or shapes a, b, a in forward
+      order) it is not detected here, and ``gradcheck.check_module`` on the user's module
+      reports the wrong gradient.
     - The values of a forward pass serve one backward pass. A new outermost call
       (``model(x)`` or ``model.forward(x)``) starts a new pass and discards the values of
       the previous pass *in the same mode*: a training-mode pass replaces training values

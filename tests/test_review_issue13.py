@@ -1,0 +1,130 @@
+"""Regression tests for the review of the issue 13/14 changes (nn._check_call_order)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from backprop import nn
+from backprop.gradcheck import check_module
+
+TOL = 1e-7
+
+
+class _ABA(nn.Module):
+    """One activation applied to three slices whose outputs have widths 2, 3, 2."""
+
+    def __init__(self, reverse: bool) -> None:
+        super().__init__()
+        self.act = nn.Tanh()
+        self.reverse = reverse
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self._save(None)
+        parts = (x[:, :2], x[:, 2:5], x[:, 5:7])
+        return np.concatenate([self.act(p) for p in parts], axis=1)
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        self._saved()
+        parts = (dout[:, :2], dout[:, 2:5], dout[:, 5:7])
+        order = (2, 1, 0) if self.reverse else (0, 1, 2)
+        grads = {i: self.act.backward(parts[i]) for i in order}
+        return np.concatenate([grads[0], grads[1], grads[2]], axis=1)
+
+
+def test_shapes_a_b_a_in_reverse_order_are_correct(rng: np.random.Generator) -> None:
+    errors = check_module(_ABA(reverse=True), rng.normal(size=(4, 7)))
+    assert max(errors.values()) < TOL, errors
+
+
+def test_shapes_a_b_a_in_forward_order_are_not_detected_but_check_module_reports_them(
+    rng: np.random.Generator,
+) -> None:
+    """The documented limit: each dout fits the newest call left, so nothing raises."""
+    errors = check_module(_ABA(reverse=False), rng.normal(size=(4, 7)))
+    assert errors["input"] > 1e-2, errors
+
+
+class _Monitor(nn.Module):
+    """out = act(x); a second call of act, for monitoring only, on x's first column
+    (another shape) or on x's columns reversed (the same shape, other values)."""
+
+    def __init__(self, under_no_grad: bool, same_shape: bool) -> None:
+        super().__init__()
+        self.act = nn.Tanh()
+        self.under_no_grad, self.same_shape = under_no_grad, same_shape
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self._save(None)
+        out = self.act(x)
+        watched = x[:, ::-1] if self.same_shape else x[:, :1]
+        if self.under_no_grad:
+            with nn.no_grad():
+                self.stat = float(np.abs(self.act(watched)).sum())
+        else:
+            self.stat = float(np.abs(self.act(watched)).sum())
+        return out
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        self._saved()
+        return self.act.backward(dout)
+
+
+def test_monitoring_call_of_another_shape_raises_naming_no_grad(
+    rng: np.random.Generator,
+) -> None:
+    model = _Monitor(under_no_grad=False, same_shape=False)
+    out = model(rng.normal(size=(4, 3)))
+    with pytest.raises(RuntimeError, match=r"called 2 times.*nn\.no_grad\(\)"):
+        model.backward(np.ones_like(out))
+
+
+@pytest.mark.parametrize("same_shape", [False, True])
+def test_monitoring_call_under_no_grad_passes_gradcheck(
+    same_shape: bool, rng: np.random.Generator
+) -> None:
+    model = _Monitor(under_no_grad=True, same_shape=same_shape)
+    errors = check_module(model, rng.normal(size=(4, 3)))
+    assert max(errors.values()) < TOL, errors
+
+
+def test_monitoring_call_of_the_same_shape_is_caught_by_check_module(
+    rng: np.random.Generator,
+) -> None:
+    """Not detectable (the shapes are equal): backward uses the monitor call's values."""
+    model = _Monitor(under_no_grad=False, same_shape=True)
+    errors = check_module(model, rng.normal(size=(4, 3)))
+    assert errors["input"] > 1e-2, errors
+
+
+class _Three(nn.Module):
+    """act on widths 1, 2, 3; backward takes the newest, then the first call's dout."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.act = nn.Tanh()
+
+    def forward(self, x: np.ndarray) -> list[np.ndarray]:
+        self._save(None)
+        return [self.act(x[:, :1]), self.act(x[:, :2]), self.act(x[:, :3])]
+
+    def backward(self, douts: list[np.ndarray]) -> np.ndarray:
+        self._saved()
+        self.act.backward(douts[2])
+        return self.act.backward(douts[0])
+
+
+def test_message_counts_only_calls_left_to_differentiate(rng: np.random.Generator) -> None:
+    model = _Three()
+    outs = model(rng.normal(size=(4, 3)))
+    with pytest.raises(
+        RuntimeError, match=r"called 2 times in this forward pass \(counting the calls not yet"
+    ):
+        model.backward([np.ones_like(o) for o in outs])
+
+
+def test_ragged_dout_of_a_module_called_twice_gets_the_ops_message() -> None:
+    act = nn.Tanh()
+    model = nn.Sequential(act, act)
+    model(np.ones((2, 2)))
+    with pytest.raises(ValueError, match=r"tanh_backward: dout must be array-like"):
+        model.backward([[1.0, 2.0], [3.0]])
