@@ -259,10 +259,14 @@ def run(module: str, timeout: float, only: range | None, report: Path | None) ->
         __import__(name)
     cmd = ["-x", "-q", "-p", "no:cacheprovider", "-c", str(work / "pytest.ini")]
     cmd += ["--rootdir", str(work)]
-    for test in tests:  # the unmutated module must pass, or every mutant looks "killed"
-        if _run_forked([*cmd, test], work / "lib", timeout * 3) != "survived":
+    # the unmutated module must pass within the mutants' time limit, or every mutant looks
+    # "killed" (a failing test) or "timeout" (a test file slower than --timeout)
+    for test in tests:
+        outcome = _run_forked([*cmd, test], work / "lib", timeout)
+        if outcome != "survived":
             shutil.rmtree(work, ignore_errors=True)
-            raise SystemExit(f"{module}: {Path(test).name} fails on the unmutated library")
+            why = "fails" if outcome == "killed" else f"takes over --timeout {timeout:g} s"
+            raise SystemExit(f"{module}: {Path(test).name} {why} on the unmutated library")
     digest = hashlib.sha256(original.encode()).hexdigest()[:12]
     print(f"{module}.py sha256 {digest}: unmutated tests pass", flush=True)
     results = []
