@@ -506,7 +506,11 @@ def _call_within(
     name: str,
     timeout: float,
 ) -> Any:
-    """``func(*args, **kwargs)`` under a time limit; a failure becomes :class:`Feedback`."""
+    """``func(*args, **kwargs)`` under a time limit of ``timeout`` seconds.
+
+    An exception from ``func`` or this limit running out becomes :class:`Feedback`; an
+    outer limit running out (the whole check's, the cell's) propagates to its owner.
+    """
     own: list[_Limit] = []
 
     def run() -> Any:
