@@ -601,3 +601,17 @@ def test_call_order_check_trusts_a_newest_call_that_saved_no_shape() -> None:
     g = np.ones((2, 11))
     expected = np.concatenate([1.0 - np.tanh(x[:, :8]) ** 2, np.ones((2, 3))], axis=1)
     np.testing.assert_allclose(model.backward(g), expected, rtol=1e-12)
+
+
+def test_a_parameter_slot_emptied_or_never_filled_still_refuses_a_plain_array(
+    rng: np.random.Generator,
+) -> None:
+    """``lin.bias = None`` and ``Linear(bias=False)`` leave the slot empty; a plain array
+    assigned there would never be trained, so it is a TypeError; a Parameter is accepted."""
+    for lin in (nn.Linear(2, 3, rng=rng, bias=False), nn.Linear(2, 3, rng=rng)):
+        lin.bias = None
+        assert [n for n, _ in lin.named_parameters()] == ["weight"]
+        with pytest.raises(TypeError, match=r"cannot assign ndarray to Linear.bias"):
+            lin.bias = np.zeros(3)
+        lin.bias = nn.Parameter(np.ones(3), "bias")
+        assert [n for n, _ in lin.named_parameters()] == ["weight", "bias"]
