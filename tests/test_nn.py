@@ -539,11 +539,6 @@ def test_ragged_dout_of_a_module_called_once_gets_the_librarys_message() -> None
         act.backward([[1.0, 2.0], [3.0]])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="library bug: _check_call_order calls np.shape(dout) first, so a ragged dout of "
-    "a module called twice gets NumPy's 'inhomogeneous shape' error, not the library's",
-)
 def test_ragged_dout_of_a_module_called_twice_gets_the_librarys_message() -> None:
     act = nn.Tanh()
     model = nn.Sequential(act, act)
