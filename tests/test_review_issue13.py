@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from backprop import nn
+from backprop import losses, nn
 from backprop.gradcheck import check_module
 
 TOL = 1e-7
@@ -128,3 +128,21 @@ def test_ragged_dout_of_a_module_called_twice_gets_the_ops_message() -> None:
     model(np.ones((2, 2)))
     with pytest.raises(ValueError, match=r"tanh_backward: dout must be array-like"):
         model.backward([[1.0, 2.0], [3.0]])
+
+
+@pytest.mark.parametrize("lam", [True, "0.5", b"1"])
+def test_penalty_strength_refuses_bool_and_strings(lam: object) -> None:
+    """check_strength (moved from losses) accepted float(True) == 1.0 and float("0.5")."""
+    with pytest.raises(ValueError, match=r"l2_penalty: lam must be a real number >= 0, got"):
+        losses.l2_penalty(np.ones(2), lam)
+
+
+def test_penalty_strength_too_large_for_a_float_is_not_finite() -> None:
+    """float(10**400) raises OverflowError: it must be the library's ValueError."""
+    with pytest.raises(ValueError, match=r"l1_penalty: lam must be a finite number >= 0, got inf"):
+        losses.l1_penalty(np.ones(2), 10**400)
+
+
+def test_penalty_strength_accepts_numpy_scalars() -> None:
+    value, grad = losses.l2_penalty(np.ones(2), np.float32(0.5))
+    assert value == 0.5 and np.array_equal(grad, [0.5, 0.5])

@@ -507,9 +507,16 @@ def check_unit_interval(value: object, name: str) -> float:
 
 
 def check_strength(lam: object, name: str) -> float:
-    """Return a penalty strength ``lam`` as a finite ``float >= 0`` (``l1_penalty: lam``)."""
+    """Return a penalty strength ``lam`` as a finite ``float >= 0`` (``l1_penalty: lam``).
+
+    A bool or a string is refused (``float(True) == 1.0``, ``float("0.1") == 0.1``); an int
+    too large for a float counts as infinite."""
+    if isinstance(lam, bool | str | bytes):
+        raise ValueError(f"{name} must be a real number >= 0, got {lam!r}")
     try:
         v = float(lam)  # type: ignore[arg-type]
+    except OverflowError:
+        v = math.inf
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{name} must be a real number >= 0, got {lam!r}") from exc
     if not math.isfinite(v) or v < 0:
