@@ -289,8 +289,27 @@ def test_a_parameter_appended_after_construction_is_not_silently_skipped(name: s
     opt = make(ps)
     extra = P(rng.standard_normal(3))
     extra.grad += 1.0
+    before = [p.data.copy() for p in ps]
     opt.params.append(extra)
-    with pytest.raises((ValueError, IndexError)):
+    with pytest.raises(ValueError, match=r"params changed after the optimizer was created"):
+        opt.step()
+    for p, old in zip(ps, before, strict=True):  # refused before any update
+        np.testing.assert_array_equal(p.data, old)
+
+
+@pytest.mark.parametrize("name", list(CLASSES))
+@pytest.mark.parametrize("change", ["replace", "remove"])
+def test_a_parameter_replaced_or_removed_after_construction_raises(name: str, change: str) -> None:
+    """Each state belongs to one parameter: a changed list would pair them wrongly."""
+    make, _ = CLASSES[name]
+    rng = np.random.default_rng(5)
+    ps = _params(rng)
+    opt = make(ps)
+    if change == "replace":
+        opt.params[0] = P(rng.standard_normal(ps[0].data.shape))
+    else:
+        opt.params.pop(0)
+    with pytest.raises(ValueError, match=r"Create a new optimizer"):
         opt.step()
 
 

@@ -410,6 +410,7 @@ class Optimizer:
     def __init__(self, params: Iterable[ParameterLike]) -> None:
         self.params: list[ParameterLike] = _as_param_list(params, type(self).__name__)
         self.state: list[State] = [{} for _ in self.params]
+        self._built_with = tuple(self.params)  # state[i] belongs to _built_with[i]
 
     #: The pure update rule (``sgd_update``, ``adam_update``, ...) that subclasses use.
     _rule: Callable[..., tuple[np.ndarray, State]]
@@ -422,9 +423,24 @@ class Optimizer:
     def step(self) -> None:
         """Apply one update to every parameter: ``p.data <- update(p.data, p.grad, state)``."""
         check_nonneg(self.lr, "lr")
+        self._check_params_unchanged()
         for i, p in enumerate(self.params):
             w_new, self.state[i] = self.update(p.data, p.grad, self.state[i])
             p.data[...] = w_new
+
+    def _check_params_unchanged(self) -> None:
+        """Raise ``ValueError`` (before any update) if ``params`` is no longer the list the
+        optimizer was built with: each parameter's state (momentum, moments) would pair
+        with another parameter, or a parameter appended later would have none."""
+        built, now = self._built_with, self.params
+        if len(now) == len(built) and all(p is q for p, q in zip(now, built, strict=True)):
+            return
+        name = type(self).__name__
+        raise ValueError(
+            f"{name}.params changed after the optimizer was created ({len(built)} parameters "
+            f"then, {len(now)} now, or one replaced); its per-parameter state pairs with the "
+            f"original list. Create a new optimizer: {name}(model.parameters(), ...)"
+        )
 
     def zero_grad(self) -> None:
         """Set every parameter's gradient to zero, in place."""
@@ -575,6 +591,7 @@ class Adam(Optimizer):
         (zeros like ``p.data``).
         """
         hp = _check_adam(self.lr, self.betas, self.eps, self.weight_decay)
+        self._check_params_unchanged()
         for p, state, work in zip(self.params, self.state, self._work, strict=True):
             if not state:
                 state.update(step=0, exp_avg=np.zeros_like(work), exp_avg_sq=np.zeros_like(work))
