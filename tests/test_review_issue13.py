@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from backprop import losses, nn
+from backprop import data, init, losses, nn, optim
+from backprop import functional as F
 from backprop.gradcheck import check_module
 
 TOL = 1e-7
@@ -146,3 +147,32 @@ def test_penalty_strength_too_large_for_a_float_is_not_finite() -> None:
 def test_penalty_strength_accepts_numpy_scalars() -> None:
     value, grad = losses.l2_penalty(np.ones(2), np.float32(0.5))
     assert value == 0.5 and np.array_equal(grad, [0.5, 0.5])
+
+
+BIG = 10**400  # an int no float can hold: float(BIG) raises OverflowError
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: losses.l2_penalty(np.ones(2), BIG), r"l2_penalty: lam must be a finite"),
+        (lambda: F.leaky_relu_forward(np.ones(2), BIG), r"negative_slope must be finite"),
+        (
+            lambda: F.dropout_forward(np.ones((2, 2)), BIG, rng=np.random.default_rng(0)),
+            r"p must be a prob",
+        ),
+        (
+            lambda: init.normal((2, 2), std=BIG, rng=np.random.default_rng(0)),
+            r"normal: std must be a positive finite",
+        ),
+        (lambda: optim.SGD([nn.Parameter(np.ones(2))], lr=BIG), r"lr must be finite"),
+        (
+            lambda: data.make_moons(10, noise=BIG, rng=np.random.default_rng(0)),
+            r"noise must be a finite",
+        ),
+    ],
+)
+def test_an_int_too_large_for_a_float_gets_the_librarys_message(call, message) -> None:
+    """Each scalar validator reported float(BIG)'s OverflowError instead of its own message."""
+    with pytest.raises(ValueError, match=message):
+        call()

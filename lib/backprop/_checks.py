@@ -127,12 +127,21 @@ def check_rng(rng: object, name: str = "rng") -> np.random.Generator:
 # -- scalars and options of layers, initialisers and data sets -------------------------
 
 
+def _float(value: Any) -> float:
+    """``float(value)``, with an int too large for a float as +-inf (not ``OverflowError``),
+    so that the caller's "must be finite" message names it."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
+
+
 def check_scalar(
     value: object, name: str, *, low: float | None = None, strict: bool = False
 ) -> float:
     """Return ``value`` as a finite ``float``, ``> low`` (``strict``) or ``>= low``."""
     try:
-        v = float(value)  # type: ignore[arg-type]
+        v = _float(value)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{name} must be a real number, got {value!r}") from exc
     if not math.isfinite(v):
@@ -147,7 +156,7 @@ def check_positive(value: object, name: str) -> float:
     if isinstance(value, bool | str | bytes):  # float(True) == 1.0, float("0.1") == 0.1
         raise ValueError(f"{name} must be a positive number, got {value!r}")
     try:
-        v = float(value)  # type: ignore[arg-type]
+        v = _float(value)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{name} must be a positive number, got {value!r}") from exc
     if not (math.isfinite(v) and v > 0):
@@ -166,7 +175,7 @@ def check_choice(value: object, name: str, choices: Sequence[str]) -> str:
 def check_probability(p: object, name: str = "dropout: p") -> float:
     """Return the dropout probability ``p`` (of DROPPING a unit) as a float in [0, 1)."""
     try:
-        pf = float(p)  # type: ignore[arg-type]
+        pf = _float(p)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{name} must be a probability in [0, 1), got {p!r}") from exc
     if not 0.0 <= pf < 1.0:
@@ -190,7 +199,7 @@ def check_noise(noise: object) -> float:
     """Return a data set's ``noise`` level as a finite float >= 0."""
     if isinstance(noise, bool) or not isinstance(noise, (int, float, np.integer, np.floating)):
         raise ValueError(f"noise must be a number >= 0, got {noise!r}")
-    if not np.isfinite(noise) or noise < 0:
+    if not math.isfinite(_float(noise)) or noise < 0:
         raise ValueError(f"noise must be a finite number >= 0, got {noise}")
     return float(noise)
 
@@ -481,7 +490,7 @@ def check_real(value: object, name: str) -> float:
     """Return ``value`` as a ``float`` if it is a finite real number (bool is not)."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise ValueError(f"{name} must be a real number, got {type(value).__name__}")
-    value = float(value)
+    value = _float(value)
     if not -_INF < value < _INF:  # False for +-inf and NaN (a Python test: no NumPy call)
         raise ValueError(f"{name} must be finite, got {value}")
     return value
@@ -514,9 +523,7 @@ def check_strength(lam: object, name: str) -> float:
     if isinstance(lam, bool | str | bytes):
         raise ValueError(f"{name} must be a real number >= 0, got {lam!r}")
     try:
-        v = float(lam)  # type: ignore[arg-type]
-    except OverflowError:
-        v = math.inf
+        v = _float(lam)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{name} must be a real number >= 0, got {lam!r}") from exc
     if not math.isfinite(v) or v < 0:
@@ -531,8 +538,8 @@ def check_optional_positive(value: object, name: str) -> float | None:
     if (
         isinstance(value, bool)
         or not isinstance(value, (int, float, np.integer, np.floating))
-        or not value > 0
-        or not math.isfinite(value)
+        or not _float(value) > 0
+        or not math.isfinite(_float(value))
     ):
         raise ValueError(f"{name} must be a finite number > 0 or None, got {value!r}")
     return float(value)
