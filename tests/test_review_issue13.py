@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from backprop import data, init, losses, nn, optim
+from backprop import conv, data, init, losses, nn, optim
 from backprop import functional as F
 from backprop.gradcheck import check_module
 
@@ -176,3 +176,39 @@ def test_an_int_too_large_for_a_float_gets_the_librarys_message(call, message) -
     """Each scalar validator reported float(BIG)'s OverflowError instead of its own message."""
     with pytest.raises(ValueError, match=message):
         call()
+
+
+class _TwoFlattens(nn.Module):
+    """One Flatten applied to a (N, 2, 3) and a (N, 2, 2) input."""
+
+    def __init__(self, reverse: bool) -> None:
+        super().__init__()
+        self.flat, self.reverse = conv.Flatten(), reverse
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self._save(None)
+        return np.concatenate([self.flat(x[:, :, :3]), self.flat(x[:, :, 3:])], axis=1)
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        self._saved()
+        d1, d2 = dout[:, :6], dout[:, 6:]
+        if self.reverse:
+            g2 = self.flat.backward(d2)
+            g1 = self.flat.backward(d1)
+        else:
+            g1 = self.flat.backward(d1)
+            g2 = self.flat.backward(d2)
+        return np.concatenate([g1, g2], axis=2)
+
+
+def test_flatten_used_twice_in_forward_order_names_the_order(rng: np.random.Generator) -> None:
+    """Flatten saved a bare shape tuple, so the call-order check never saw its output shape."""
+    model = _TwoFlattens(reverse=False)
+    out = model(rng.normal(size=(4, 2, 5)))
+    with pytest.raises(RuntimeError, match=r"Flatten\(\) was called 2 times.*reverse order"):
+        model.backward(np.ones_like(out))
+
+
+def test_flatten_used_twice_in_reverse_order_passes_gradcheck(rng: np.random.Generator) -> None:
+    errors = check_module(_TwoFlattens(reverse=True), rng.normal(size=(4, 2, 5)))
+    assert max(errors.values()) < TOL, errors

@@ -519,13 +519,14 @@ class Flatten(Module):
             raise ValueError(
                 f"Flatten: x must have a batch axis and at least one more, got shape {xa.shape}"
             )
-        self._save(xa.shape)
-        return xa.reshape(xa.shape[0], -1)
+        out = xa.reshape(xa.shape[0], -1)
+        self._save({"x_shape": xa.shape, "out_shape": out.shape})  # out_shape: see nn.Module
+        return out
 
     def backward(self, dout: np.ndarray, *, needs_input_grad: bool = True) -> Any:
-        shape = self._saved()
+        cache = self._saved()
+        shape, want = cache["x_shape"], cache["out_shape"]
         g = as_float_array(dout, "Flatten.backward: dout")
-        want = (shape[0], int(np.prod(shape[1:])))
         if g.shape != want:
             raise ValueError(f"Flatten.backward: dout must have shape {want}, got {g.shape}")
         return g.reshape(shape) if needs_input_grad else None
