@@ -337,3 +337,21 @@ def test_a_parameter_needs_both_data_and_grad_arrays(model, data, grad) -> None:
         ValueError, match=r"Parameter objects with \.data and \.grad.*item 1 is a _HalfParameter"
     ):
         optim.SGD([model[0].weight, _HalfParameter(data, grad)], lr=0.1)
+
+
+# ------------------------------------------------------------------ mutation pass (issue 14)
+
+
+@pytest.mark.parametrize(("bad", "kind"), [(np.nan, "NaN"), (-np.inf, "inf")])
+def test_a_parameter_nonfinite_before_fit_starts_is_reported_before_training(
+    model, xy, bad: float, kind: str
+) -> None:
+    """A weight that is NaN/inf when fit is called is the initialisation's or the loaded
+    weights' fault, not a step's: the message says so and names no step."""
+    X, y = xy
+    model[2].bias.data[1] = bad
+    with pytest.raises(
+        FloatingPointError,
+        match=rf"^parameter '2\.bias' holds {kind} before training: check its initialisation",
+    ):
+        _fit(model, X, y)

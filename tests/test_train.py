@@ -754,3 +754,90 @@ def test_a_duck_typed_model_without_a_training_flag_is_left_in_training_mode() -
         model.modes.clear()
         call()
         assert model.modes == [False, True]
+
+
+def test_soft_targets_are_regression_even_when_the_first_batch_holds_only_0_and_1() -> None:
+    """Whether y are class labels is decided on the whole y (one 0.5 makes it regression),
+    not on the first mini-batch, which here happens to hold only 0s and 1s."""
+    X = np.random.default_rng(1).standard_normal((10, 2))
+    y = np.array([0, 1, 0, 1, 0, 1, 1, 0, 0, 0.5])[:, None]
+    first = next(iter(data.minibatches(X, y, 5, np.random.default_rng(0))))[1]
+    assert set(first.ravel()) == {0.0, 1.0}  # fit's first batch (same rng): 0/1 only
+    model = nn.Sequential(nn.Linear(2, 1, rng=np.random.default_rng(2)))
+    loss = losses.binary_cross_entropy_with_logits
+    hist = train.fit(model, loss, optim.SGD(model.parameters(), lr=0.1), X, y, epochs=1,
+                     batch_size=5, rng=np.random.default_rng(0), X_val=X, y_val=y)  # fmt: skip
+    assert hist.train_accuracy == [] and hist.val_accuracy == []
+    assert hist.steps == 2
+
+
+def test_progress_bar_counts_one_tick_per_epoch(monkeypatch) -> None:
+    """progress=True: a bar over `epochs`, advanced by one per completed epoch (also when
+    early stopping ends training sooner), showing the latest losses, closed at the end."""
+    import tqdm.auto
+
+    bars = []
+
+    class FakeBar:
+        def __init__(self, total: int, **kwargs) -> None:
+            self.total, self.n, self.postfix, self.closed = total, 0, None, False
+            bars.append(self)
+
+        def set_postfix(self, postfix: dict, refresh: bool = True) -> None:
+            self.postfix = dict(postfix)
+
+        def update(self, n: int = 1) -> None:
+            self.n += n
+
+        def close(self) -> None:
+            self.closed = True
+
+    monkeypatch.setattr(tqdm.auto, "tqdm", FakeBar)
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((12, 3)), rng.integers(0, 3, 12)
+    model = _mlp((3, 4, 3), seed=1)
+    hist = train.fit(model, CE, optim.SGD(model.parameters(), lr=0.1), X, y, epochs=3,
+                     batch_size=4, rng=rng, X_val=X, y_val=y, progress=True)  # fmt: skip
+    (bar,) = bars
+    assert (bar.total, bar.n, bar.closed) == (3, 3, True)
+    assert bar.postfix == {
+        "loss": f"{hist.train_loss[-1]:.4f}",
+        "val_loss": f"{hist.val_loss[-1]:.4f}",
+    }
+    hist = train.fit(model, CE, optim.SGD(model.parameters(), lr=0.0), X, y, epochs=10,
+                     batch_size=4, rng=rng, X_val=X, y_val=y, patience=1, progress=True)  # fmt: skip
+    assert hist.epochs == 2 and (bars[1].total, bars[1].n, bars[1].closed) == (10, 2, True)
+
+
+def test_multi_label_0_1_targets_record_no_accuracy() -> None:
+    """Targets (N, 2) of 0/1 with two logits per sample (multi-label) look like labels
+    to the first check but have no accuracy_score: the first batch switches accuracy off
+    for the whole fit (no list of zeros)."""
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((12, 3)), rng.integers(0, 2, (12, 2)).astype(float)
+    assert train.accuracy_score(np.zeros((12, 2)), y) is None
+    model = nn.Sequential(nn.Linear(3, 2, rng=rng))
+    loss = losses.binary_cross_entropy_with_logits
+    hist = train.fit(model, loss, optim.SGD(model.parameters(), lr=0.1), X, y, epochs=2,
+                     batch_size=5, rng=rng, X_val=X, y_val=y)  # fmt: skip
+    assert hist.train_accuracy == [] and hist.val_accuracy == []
+    assert len(hist.train_loss) == 2
+
+
+class _DuckModelWithFewerNames(_DuckModel):
+    """named_parameters() names only the weight: it disagrees with parameters()."""
+
+    def named_parameters(self):
+        yield "weight", self.lin.weight
+
+
+def test_a_model_whose_named_parameters_miss_a_parameter_is_rejected() -> None:
+    """fit checks every parameter by name for NaN/inf; a model naming fewer parameters
+    than it trains would leave one unchecked, so fit refuses it (ValueError)."""
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((6, 3)), rng.integers(0, 2, 6)
+    model = _DuckModelWithFewerNames(rng)
+    model.lin.bias.data[0] = np.nan  # the parameter with no name
+    with pytest.raises(ValueError):
+        train.fit(model, CE, optim.SGD(model.parameters(), lr=0.1), X, y, epochs=1,
+                  batch_size=3, rng=rng)  # fmt: skip
