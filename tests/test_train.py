@@ -841,3 +841,18 @@ def test_a_model_whose_named_parameters_miss_a_parameter_is_rejected() -> None:
     with pytest.raises(ValueError):
         train.fit(model, CE, optim.SGD(model.parameters(), lr=0.1), X, y, epochs=1,
                   batch_size=3, rng=rng)  # fmt: skip
+
+
+def test_soft_targets_are_regression_even_when_drop_last_leaves_the_soft_one_out() -> None:
+    """The whole y decides: with one target of 0.5, drop_last=True may drop exactly that
+    sample (it does here), so every trained batch holds 0s and 1s; still no accuracy."""
+    X = np.random.default_rng(1).standard_normal((10, 2))
+    y = np.array([0, 1, 0, 1, 0, 1, 1, 0, 0, 0.5])[:, None]
+    batches = data.minibatches(X, y, 3, np.random.default_rng(7), drop_last=True)
+    trained = np.concatenate([yb for _, yb in batches])  # fit's batches (same rng)
+    assert len(trained) == 9 and set(trained.ravel()) == {0.0, 1.0}
+    model = nn.Sequential(nn.Linear(2, 1, rng=np.random.default_rng(2)))
+    loss = losses.binary_cross_entropy_with_logits
+    hist = train.fit(model, loss, optim.SGD(model.parameters(), lr=0.1), X, y, epochs=1,
+                     batch_size=3, rng=np.random.default_rng(7), drop_last=True)  # fmt: skip
+    assert hist.train_accuracy == [] and hist.steps == 3
