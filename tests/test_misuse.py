@@ -398,7 +398,7 @@ def test_fit_drop_last_true_drops_every_incomplete_batch(rng: np.random.Generato
     ("n", "drop_last", "match"),
     [
         (5, True, "no full batch: batch_size=8 is larger than the 5 training samples"),
-        (1, None, r"no full batch.*at least 2 for BatchNorm1d"),
+        (1, None, r"one training sample and a BatchNorm1d.*train on at least 2 samples"),
         (20, "yes", "drop_last must be True, False or None"),
     ],
 )

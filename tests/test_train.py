@@ -838,7 +838,7 @@ def test_a_model_whose_named_parameters_miss_a_parameter_is_rejected() -> None:
     X, y = rng.standard_normal((6, 3)), rng.integers(0, 2, 6)
     model = _DuckModelWithFewerNames(rng)
     model.lin.bias.data[0] = np.nan  # the parameter with no name
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"named_parameters\(\) lists 1 parameters and .* 2"):
         train.fit(model, CE, optim.SGD(model.parameters(), lr=0.1), X, y, epochs=1,
                   batch_size=3, rng=rng)  # fmt: skip
 
@@ -856,3 +856,14 @@ def test_soft_targets_are_regression_even_when_drop_last_leaves_the_soft_one_out
     hist = train.fit(model, loss, optim.SGD(model.parameters(), lr=0.1), X, y, epochs=1,
                      batch_size=3, rng=np.random.default_rng(7), drop_last=True)  # fmt: skip
     assert hist.train_accuracy == [] and hist.steps == 3
+
+
+def test_one_training_sample_with_batchnorm_says_it_cannot_train() -> None:
+    """N = 1 and a BatchNorm1d: no batch size can help, so the message must not suggest one."""
+    rng = np.random.default_rng(0)
+    model = nn.Sequential(nn.Linear(3, 4, rng=rng), nn.BatchNorm1d(4), nn.Linear(4, 2, rng=rng))
+    for drop_last in (None, True, False):
+        with pytest.raises(ValueError, match=r"one training sample .* at least 2 samples") as err:
+            train.fit(model, CE, optim.SGD(model.parameters(), lr=0.1), rng.standard_normal((1, 3)),
+                      np.array([1]), epochs=1, batch_size=1, rng=rng, drop_last=drop_last)  # fmt: skip
+        assert "batch_size" not in str(err.value)

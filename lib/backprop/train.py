@@ -150,6 +150,11 @@ def _check_drop_last(model: Any, drop_last: object, n: int, batch_size: int) -> 
     model has BatchNorm1d (a batch of one has no variance to normalise with)."""
     modules = model.modules() if callable(getattr(model, "modules", None)) else []
     has_batchnorm = any(isinstance(m, BatchNorm1d) for m in modules)
+    if has_batchnorm and n < 2:
+        raise ValueError(
+            "one training sample and a BatchNorm1d in the model: every mini-batch would hold "
+            "one sample, which has no variance to normalise with; train on at least 2 samples"
+        )
     if has_batchnorm and batch_size < 2:
         raise ValueError(
             f"batch_size={batch_size} with {n} training samples and a BatchNorm1d in the "
@@ -166,7 +171,6 @@ def _check_drop_last(model: Any, drop_last: object, n: int, batch_size: int) -> 
         raise ValueError(
             f"drop_last leaves no full batch: batch_size={batch_size} is larger than the "
             f"{n} training samples; use a batch_size of at most {n}"
-            + (" (and at least 2 for BatchNorm1d)" if drop_last is None else "")
         )
     return drop
 
@@ -399,12 +403,14 @@ def _check_fit_arguments(
     scheduler = kw["scheduler"]
     if scheduler is not None and not callable(getattr(scheduler, "step", None)):
         raise ValueError(f"scheduler must have a .step() method, got {type(scheduler).__name__}")
+    params = list(model.parameters())
     run = _Run(
         model, loss_fn, optimizer, X_arr, y_arr, X_val, y_val, epochs, batch_size, rng, drop,
         patience, bool(kw["restore_best"]), clip_norm,
         bool(kw["accuracy"]) and _may_be_classification(y_arr),
-        bool(kw["record_grad_norm"]), params=list(model.parameters()),
-        param_names=_parameter_names(model), skip_input_grad=_can_skip_input_grad(model),
+        bool(kw["record_grad_norm"]), params=params,
+        param_names=_parameter_names(model, params),
+        skip_input_grad=_can_skip_input_grad(model),
     )  # fmt: skip
     _check_parameters_finite(run, 0, 1, None)  # step 0: the weights fit starts from
     return run
@@ -420,11 +426,21 @@ def _can_skip_input_grad(model: Any) -> bool:
         return False
 
 
-def _parameter_names(model: Any) -> list[str]:
+def _parameter_names(model: Any, params: list[Any]) -> list[str]:
+    """Names of ``params`` for error messages (``named_parameters`` must list the same ones)."""
     named = getattr(model, "named_parameters", None)
-    if callable(named):
-        return [name for name, _ in named()]
-    return [str(i) for i, _ in enumerate(model.parameters())]
+    if not callable(named):
+        return [str(i) for i in range(len(params))]
+    pairs = list(named())
+    if len(pairs) != len(params) or any(
+        p is not q for (_, p), q in zip(pairs, params, strict=True)
+    ):
+        raise ValueError(
+            f"model.named_parameters() lists {len(pairs)} parameters and model.parameters() "
+            f"{len(params)}, or in another order: they must list the same parameters (fit "
+            "names the one that turns NaN or inf)"
+        )
+    return [name for name, _ in pairs]
 
 
 def _check_validation_data(
