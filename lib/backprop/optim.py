@@ -656,9 +656,11 @@ class LRScheduler:
 
     def __init__(self, optimizer: Optimizer) -> None:
         if not hasattr(optimizer, "lr") or not hasattr(optimizer, "step"):
+            needs = {"lr": ".lr", "step": ".step()"}
+            missing = " and ".join(v for k, v in needs.items() if not hasattr(optimizer, k))
             raise ValueError(
-                f"scheduler needs an optimizer with an .lr attribute, got "
-                f"{type(optimizer).__name__}"
+                "scheduler needs an optimizer with an .lr attribute and a .step() method "
+                f"(e.g. optim.SGD(...)); {type(optimizer).__name__} has no {missing}"
             )
         self.optimizer = optimizer
         self.base_lr = check_nonneg(optimizer.lr, "optimizer.lr")
