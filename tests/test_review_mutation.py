@@ -1,5 +1,5 @@
 """Review of the issue-14 mutation-pass tests: mutants judged equivalent that an input tells
-apart, and library bugs found on the way (strict xfail until the library is fixed)."""
+apart, and regression tests for the library bugs the review found (fixed in 09a9dd2)."""
 
 from __future__ import annotations
 
@@ -38,24 +38,15 @@ def test_elu_with_a_huge_finite_alpha_warns_of_no_overflow_on_positive_inputs() 
     np.testing.assert_allclose(dx[0, 1], 1.5e308 * np.exp(-1.0), rtol=1e-15)
 
 
-def test_unconvertible_dout_of_a_module_called_once_gets_the_ops_message() -> None:
-    """Kills nn #47 (``held > 1`` -> ``held >= 1``): with one call held the call-order
-    check must not run, so np.shape's TypeError never replaces the op's ValueError."""
+def test_unconvertible_dout_gets_the_ops_message_for_a_module_called_once_or_twice() -> None:
+    """A dout NumPy cannot convert gets the op's own ValueError whether the module holds one
+    call or two (the call-order check leaves a shapeless dout to the op). Before 09a9dd2
+    a module called twice leaked np.shape's TypeError; that also made nn #47 (``held > 1``
+    -> ``held >= 1``) observable for one call. Since the fix, #47 is equivalent."""
     act = nn.Tanh()
     act(np.ones((2, 2)))
     with pytest.raises(ValueError, match=r"tanh_backward: dout must be array-like, got _NoArray"):
         act.backward(_NoArray())
-
-
-# -- library bugs (strict xfail: each passes once the library is fixed) ---------------------
-@pytest.mark.xfail(
-    strict=True,
-    raises=TypeError,
-    reason="nn._check_call_order catches only ValueError from np.shape(dout): a dout whose "
-    "conversion raises TypeError/RuntimeError leaks NumPy's (or torch's) error for a module "
-    "called twice, while a module called once gets the op's ValueError",
-)
-def test_unconvertible_dout_of_a_module_called_twice_gets_the_ops_message() -> None:
     act = nn.Tanh()
     model = nn.Sequential(act, act)
     model(np.ones((2, 2)))
@@ -67,11 +58,15 @@ class _OnlyLr:
     lr = 0.1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="optim's scheduler check says 'needs an optimizer with an .lr attribute' for an "
-    "object that has .lr and lacks .step: the message names the wrong cause",
+class _OnlyStep:
+    def step(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize(
+    ("obj", "missing"), [(_OnlyLr(), r"\.step\(\)"), (_OnlyStep(), r"\.lr")], ids=["lr", "step"]
 )
-def test_scheduler_refusing_an_object_without_step_names_step() -> None:
-    with pytest.raises(ValueError, match=r"\.step"):
-        optim.StepLR(_OnlyLr(), step_size=2)
+def test_scheduler_refusing_a_non_optimizer_names_what_it_lacks(obj: object, missing: str) -> None:
+    """Before 09a9dd2 an object with .lr but no .step() was told it needed '.lr'."""
+    with pytest.raises(ValueError, match=rf"{type(obj).__name__} has no {missing}$"):
+        optim.StepLR(obj, step_size=2)
