@@ -335,3 +335,11 @@ def test_scheduler_refuses_an_object_that_is_not_an_optimizer(obj: object) -> No
     ):
         with pytest.raises(ValueError, match=type(obj).__name__):
             make(obj)
+
+
+@pytest.mark.parametrize(("obj", "missing"), [(_OnlyLr(), ".step()"), (_OnlyStep(), ".lr")])
+def test_scheduler_names_what_the_object_lacks(obj: object, missing: str) -> None:
+    """The message names the missing attribute, not the one the object has."""
+    with pytest.raises(ValueError) as err:
+        optim.StepLR(obj, step_size=2)
+    assert str(err.value).endswith(f"{type(obj).__name__} has no {missing}")

@@ -869,3 +869,13 @@ def test_one_training_sample_with_batchnorm_says_it_cannot_train() -> None:
             train.fit(model, CE, optim.SGD(model.parameters(), lr=0.1), rng.standard_normal((1, 3)),
                       np.array([1]), epochs=1, batch_size=1, rng=rng, drop_last=drop_last)  # fmt: skip
         assert "batch_size" not in str(err.value)
+
+
+def test_two_training_samples_with_batchnorm_train_in_one_batch() -> None:
+    """N = 2 is the fewest samples a BatchNorm1d can normalise: one step on one batch of 2."""
+    rng = np.random.default_rng(0)
+    model = nn.Sequential(nn.Linear(3, 4, rng=rng), nn.BatchNorm1d(4), nn.Linear(4, 2, rng=rng))
+    hist = train.fit(model, CE, optim.SGD(model.parameters(), lr=0.1),
+                     rng.standard_normal((2, 3)), np.array([0, 1]), epochs=1, batch_size=2,
+                     rng=rng)  # fmt: skip
+    assert hist.steps == 1
