@@ -19,6 +19,7 @@ from ._checks import (
     as_float_array,
     as_labels,
     check_nonempty_batch,
+    check_positive,
     check_same_shape,
     check_strength,
 )
@@ -83,12 +84,7 @@ def huber(pred: object, target: object, delta: float = 1.0) -> tuple[float, np.n
     Shapes:
         pred, target: same shape -> loss: float, dpred: pred's shape.
     """
-    try:
-        d = float(delta)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"huber: delta must be a positive number, got {delta!r}") from exc
-    if not (np.isfinite(d) and d > 0):
-        raise ValueError(f"huber: delta must be a positive finite number, got {d}")
+    d = check_positive(delta, "huber: delta")
     p, t = _pair(pred, target, "huber", "pred", "target")
     with np.errstate(over="ignore", invalid="ignore"):
         r = p - t
