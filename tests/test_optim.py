@@ -309,8 +309,11 @@ def test_a_parameter_replaced_or_removed_after_construction_raises(name: str, ch
         opt.params[0] = P(rng.standard_normal(ps[0].data.shape))
     else:
         opt.params.pop(0)
+    before = [p.data.copy() for p in opt.params]
     with pytest.raises(ValueError, match=r"Create a new optimizer"):
         opt.step()
+    for p, old in zip(opt.params, before, strict=True):  # refused before any update
+        np.testing.assert_array_equal(p.data, old)
 
 
 class _OnlyLr:

@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 import pytest
 from backprop import functional as F
-from backprop import nn, optim
+from backprop import nn
 
 
 class _NoArray:
@@ -52,21 +52,3 @@ def test_unconvertible_dout_gets_the_ops_message_for_a_module_called_once_or_twi
     model(np.ones((2, 2)))
     with pytest.raises(ValueError, match=r"tanh_backward: dout must be array-like, got _NoArray"):
         model.backward(_NoArray())
-
-
-class _OnlyLr:
-    lr = 0.1
-
-
-class _OnlyStep:
-    def step(self) -> None:
-        pass
-
-
-@pytest.mark.parametrize(
-    ("obj", "missing"), [(_OnlyLr(), r"\.step\(\)"), (_OnlyStep(), r"\.lr")], ids=["lr", "step"]
-)
-def test_scheduler_refusing_a_non_optimizer_names_what_it_lacks(obj: object, missing: str) -> None:
-    """Before 09a9dd2 an object with .lr but no .step() was told it needed '.lr'."""
-    with pytest.raises(ValueError, match=rf"{type(obj).__name__} has no {missing}$"):
-        optim.StepLR(obj, step_size=2)
