@@ -150,17 +150,8 @@ def _check_drop_last(model: Any, drop_last: object, n: int, batch_size: int) -> 
     model has BatchNorm1d (a batch of one has no variance to normalise with)."""
     modules = model.modules() if callable(getattr(model, "modules", None)) else []
     has_batchnorm = any(isinstance(m, BatchNorm1d) for m in modules)
-    if has_batchnorm and n < 2:
-        raise ValueError(
-            "one training sample and a BatchNorm1d in the model: every mini-batch would hold "
-            "one sample, which has no variance to normalise with; train on at least 2 samples"
-        )
-    if has_batchnorm and batch_size < 2:
-        raise ValueError(
-            f"batch_size={batch_size} with {n} training samples and a BatchNorm1d in the "
-            "model: a mini-batch of one sample has no variance to normalise with; use "
-            "batch_size >= 2"
-        )
+    if has_batchnorm:
+        _check_batchnorm_batches(n, batch_size)
     if drop_last is None:
         drop = has_batchnorm and n % batch_size == 1
     elif isinstance(drop_last, bool | np.bool_):
@@ -173,6 +164,21 @@ def _check_drop_last(model: Any, drop_last: object, n: int, batch_size: int) -> 
             f"{n} training samples; use a batch_size of at most {n}"
         )
     return drop
+
+
+def _check_batchnorm_batches(n: int, batch_size: int) -> None:
+    """A model with BatchNorm1d needs mini-batches of at least 2 samples."""
+    if n < 2:
+        raise ValueError(
+            "one training sample and a BatchNorm1d in the model: every mini-batch would hold "
+            "one sample, which has no variance to normalise with; train on at least 2 samples"
+        )
+    if batch_size < 2:
+        raise ValueError(
+            f"batch_size={batch_size} with {n} training samples and a BatchNorm1d in the "
+            "model: a mini-batch of one sample has no variance to normalise with; use "
+            "batch_size >= 2"
+        )
 
 
 def _set_mode(model: Any, training: bool) -> None:
