@@ -168,22 +168,27 @@ def test_clip_norm_caps_the_step_and_history_records_the_unclipped_norm() -> Non
     assert moved == pytest.approx(1e-3, rel=1e-3)  # ... but the step has length lr * clip
 
 
+class _BatchSpy(nn.Module):
+    """Identity that records (training mode, batch size) of every forward call."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[tuple[bool, int]] = []
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self.calls.append((self.training, x.shape[0]))
+        self._save(None)
+        return x
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        self._saved()
+        return dout
+
+
 def test_fit_uses_train_mode_for_steps_and_eval_mode_for_validation() -> None:
-    class Spy(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.calls: list[tuple[bool, int]] = []
-
-        def forward(self, x: np.ndarray) -> np.ndarray:
-            self.calls.append((self.training, x.shape[0]))
-            return x
-
-        def backward(self, dout: np.ndarray) -> np.ndarray:
-            return dout
-
     rng = np.random.default_rng(0)
     X, y = rng.standard_normal((24, 3)), rng.integers(0, 2, 24)
-    spy = Spy()
+    spy = _BatchSpy()
     model = nn.Sequential(nn.Linear(3, 2, rng=rng), spy)
     model.eval()
     train.fit(
@@ -539,23 +544,6 @@ def test_drop_last_with_batch_size_equal_to_n_keeps_the_one_full_batch() -> None
 
 
 # ------------------------------------------------------------------ mutation pass (issue 14)
-
-
-class _BatchSpy(nn.Module):
-    """Identity that records (training mode, batch size) of every forward call."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.calls: list[tuple[bool, int]] = []
-
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        self.calls.append((self.training, x.shape[0]))
-        self._save(None)
-        return x
-
-    def backward(self, dout: np.ndarray) -> np.ndarray:
-        self._saved()
-        return dout
 
 
 def test_predict_evaluate_and_validation_use_batches_of_1024_by_default() -> None:
