@@ -304,8 +304,8 @@ def run_ceiling(task: Task, seed: int, adam: bool = False) -> dict[str, float]:
     copies) and with the library's transposed views (``linear_backward``): per layer l
     ``a[l] = a[l-1] @ W[l]``, ``dW[l] = a[l-1].T @ d[l]``, and except for the first layer
     ``d[l-1] = d[l] @ W[l].T``, each written into an array reused across steps (``out=``).
-    With ``adam`` every weight and bias then takes one step of the library's own rule,
-    :func:`backprop.optim.adam_step_` (in place). No bias, activation, loss or batching
+    With ``adam`` every weight and bias then takes one step of the library's own
+    ``optim.Adam.step`` (in place, on ``nn.Parameter``s whose ``.grad`` the products write). No bias, activation, loss or batching
     work, and the batches are not shuffled: an upper bound for any NumPy training step
     (products only) and for one that updates with the library's Adam (``adam``).
     """
@@ -314,9 +314,10 @@ def run_ceiling(task: Task, seed: int, adam: bool = False) -> dict[str, float]:
     Ws = [
         (rng.normal(size=(a, b)) / np.sqrt(a)).astype(dtype) for a, b in itertools.pairwise(sizes)
     ]
-    params = Ws + [np.zeros(b, dtype) for b in sizes[1:]]
-    grads = [np.zeros_like(p) for p in params]  # the dW are written by the products
-    m, v, work = ([np.zeros_like(p) for p in params] for _ in range(3))
+    params = [bp.nn.Parameter(a) for a in Ws + [np.zeros(b, dtype) for b in sizes[1:]]]
+    Ws = [p.data for p in params[: len(Ws)]]
+    grads = [p.grad for p in params]  # the dW are written by the products
+    opt = bp.optim.Adam(params, lr=LR, betas=BETAS, eps=EPS)
     X, n, bs = task.X_train, task.X_train.shape[0], task.batch_size
     # per batch length: the layers' outputs a and their gradients d, reused every step;
     # the last d (the loss gradient, (rows, classes)) is fixed, the others are overwritten
@@ -327,7 +328,6 @@ def run_ceiling(task: Task, seed: int, adam: bool = False) -> dict[str, float]:
         )
         for rows in {min(bs, n - start) for start in range(0, n, bs)}
     }
-    k = 0
     with Clock() as clock:
         for _ in range(task.epochs):
             for start in range(0, n, bs):
@@ -341,22 +341,7 @@ def run_ceiling(task: Task, seed: int, adam: bool = False) -> dict[str, float]:
                     if i:
                         np.matmul(d[i], Ws[i].T, out=d[i - 1])
                 if adam:
-                    k += 1
-                    for p, g, mp, vp, wp in zip(params, grads, m, v, work, strict=True):
-                        bp.optim.adam_step_(
-                            p,
-                            g,
-                            mp,
-                            vp,
-                            k,
-                            lr=LR,
-                            beta1=BETAS[0],
-                            beta2=BETAS[1],
-                            eps=EPS,
-                            weight_decay=0.0,
-                            decoupled=False,
-                            work=wp,
-                        )
+                    opt.step()
     return _result(task, clock, None)
 
 

@@ -316,6 +316,77 @@ def test_a_parameter_replaced_or_removed_after_construction_raises(name: str, ch
         np.testing.assert_array_equal(p.data, old)
 
 
+@pytest.mark.parametrize("name", list(CLASSES))
+def test_a_parameter_whose_shape_changed_after_a_step_raises_before_any_update(name: str) -> None:
+    """``p.data = array`` may change a parameter's shape; the state made for the old
+    shape (momentum, moments) no longer fits. step names the parameter, both shapes and
+    the fix, and updates nothing (NumPy's broadcast error named none of them)."""
+    make, _ = CLASSES[name]
+    rng = np.random.default_rng(6)
+    ps = _params(rng)
+    opt = make(ps)
+    opt.step()
+    old_shape = ps[0].data.shape
+    ps[0].data = rng.standard_normal(old_shape[::-1])
+    ps[0].grad += 1.0
+    before = [p.data.copy() for p in ps]
+    expected = rf"parameter 0 changed shape from \{old_shape} to \{old_shape[::-1]}"
+    with pytest.raises(ValueError, match=expected.replace(")", r"\)")) as info:
+        opt.step()
+    assert f"{type(opt).__name__}(model.parameters(), ...)" in str(info.value)
+    for p, old in zip(ps, before, strict=True):  # refused before any update
+        np.testing.assert_array_equal(p.data, old)
+
+
+@pytest.mark.parametrize("name", list(CLASSES))
+def test_a_shape_change_before_the_first_step_is_fine(name: str) -> None:
+    """Before the first step there is no state: the new shape is simply trained."""
+    make, fn = CLASSES[name]
+    rng = np.random.default_rng(7)
+    p = P(rng.standard_normal((3, 4)))
+    opt = make([p])
+    p.data = rng.standard_normal((4, 3))
+    p.grad += rng.standard_normal((4, 3))
+    expected, _ = fn(p.data.copy(), p.grad, {}, **CLASS_KW[name])
+    opt.step()
+    np.testing.assert_array_equal(p.data, expected)
+
+
+@pytest.mark.parametrize("cls", [optim.Adam, optim.AdamW])
+def test_adam_on_big_parameters_in_blocks_equals_the_whole_array_rule(cls: type) -> None:
+    """Adam updates a parameter of more than ``_BLOCK`` entries a block at a time; the
+    result must be the rule on the whole array, bit for bit: for C-contiguous float64
+    and float32 parameters (one scratch buffer per dtype), for a transposed (not
+    C-contiguous) one, which is updated whole, and for a small one."""
+    rng = np.random.default_rng(8)
+    n = optim._BLOCK + 1000  # two blocks, the second one short
+    ps = [
+        P(rng.standard_normal((n // 10, 10))),
+        P(rng.standard_normal((n // 10, 10)).astype(np.float32)),
+        P(rng.standard_normal((10, n // 10))),
+        P(rng.standard_normal(5)),
+    ]
+    ps[2].data = ps[2].data.T  # a view: updated in place as a whole
+    assert not ps[2].data.flags.c_contiguous
+    assert len(list(optim._blocks(ps[0].data, ps[0].grad))) == 2  # blocks are used
+    assert len(list(optim._blocks(ps[2].data, ps[2].grad))) == 1
+    kw = dict(lr=0.1, weight_decay=0.1, decoupled=cls is optim.AdamW)
+    expected = [(p.data.copy(), {}) for p in ps]
+    opt = cls(ps, lr=0.1, weight_decay=0.1)
+    for _ in range(3):
+        for p in ps:
+            p.grad[...] = rng.standard_normal(p.data.shape)
+        opt.step()
+        expected = [
+            optim.adam_update(w, p.grad, s, **kw) for (w, s), p in zip(expected, ps, strict=True)
+        ]
+    for p, state, (w, s) in zip(ps, opt.state, expected, strict=True):
+        assert p.data.dtype == w.dtype
+        np.testing.assert_array_equal(p.data, w)
+        np.testing.assert_array_equal(state["exp_avg"], s["exp_avg"])
+        np.testing.assert_array_equal(state["exp_avg_sq"], s["exp_avg_sq"])
+
+
 class _OnlyLr:
     lr = 0.1
 
