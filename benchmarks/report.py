@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+import statistics
 import sys
 from pathlib import Path
 
@@ -14,6 +15,17 @@ MATMUL_TARGET = 0.5
 
 
 CEILINGS = ("ceiling: products only", "ceiling: products + Adam")
+GUARDS_OFF = "measurement: backprop, layer guards off"
+
+
+def _per_round_ratio(res: dict, name: str, other: str) -> dict | None:
+    """``median``/``min``/``max`` over the rounds of ``name``'s throughput over ``other``'s."""
+    raw = res.get("raw", {})
+    if name not in raw or other not in raw:
+        return None
+    pairs = zip(raw[name], raw[other], strict=True)
+    ratios = [a["samples_per_s"] / b["samples_per_s"] for a, b in pairs]
+    return {"median": statistics.median(ratios), "min": min(ratios), "max": max(ratios)}
 
 
 def summary_table(results: dict) -> str:
@@ -23,8 +35,9 @@ def summary_table(results: dict) -> str:
     lines = [
         "| network, dtype | backprop samples/s | backprop / scikit-learn | backprop / PyTorch "
         "| fraction of matmul limit | ceiling: products only | ceiling: products + Adam "
+        "| layer guards off / scikit-learn, / PyTorch "
         "| test accuracy (backprop, sklearn, torch) |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for label, res in results.items():
         if label == "environment":
@@ -38,6 +51,8 @@ def summary_table(results: dict) -> str:
         ceilings = " | ".join(
             cell(rows[c]["fraction_of_matmul"], ".0%") if c in rows else "n/a" for c in CEILINGS
         )
+        off = [_per_round_ratio(res, GUARDS_OFF, peer) for peer in ("scikit-learn", "PyTorch")]
+        guards = ", ".join(cell(r, ".2f") for r in off if r) if all(off) else "n/a"
         acc = ", ".join(
             f"{rows[n]['test_accuracy']['median']:.1%}"
             for n in ("backprop", "scikit-learn", "PyTorch")
@@ -46,7 +61,7 @@ def summary_table(results: dict) -> str:
             f"| {label} | {cell(bp['samples_per_s'], ',.0f')} | "
             f"{cell(rows['scikit-learn']['ref_over_this'], '.2f')} | "
             f"{cell(rows['PyTorch']['ref_over_this'], '.2f')} | "
-            f"{cell(bp['fraction_of_matmul'], '.0%')} | {ceilings} | {acc} |"
+            f"{cell(bp['fraction_of_matmul'], '.0%')} | {ceilings} | {guards} | {acc} |"
         )
     return "\n".join(lines) + "\n"
 

@@ -243,6 +243,7 @@ def main() -> None:
         runners["backprop before (" + args.baseline + ")"] = lambda task, seed: T.run_backprop(
             task, seed, lib=base
         )
+    runners.update(T.MEASUREMENTS)
     runners.update(T.CEILINGS)
     if args.only_pages:
         return run_pages(args)

@@ -9,10 +9,12 @@ is timed; the returned dict also holds the final test accuracy.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import itertools
 import time
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -151,6 +153,38 @@ def run_backprop(task: Task, seed: int, lib: Any = bp) -> dict[str, float]:
         )
     pred = np.argmax(lib.train.predict(model, task.X_test), axis=1)
     return _result(task, clock, pred)
+
+
+@contextlib.contextmanager
+def _layer_guards_off() -> Iterator[None]:
+    """Measurement only: the layers' per-call guards replaced by no-ops while it is open.
+
+    ``functional``'s argument checks (``check_linear``, ``check_batch``), its cache and
+    ``dout`` check (``check_backward``), the private copy of a Linear's input
+    (``private_copy``) and the fingerprint of its weight (``fingerprint``): what keeps a
+    misused layer from giving a silently wrong gradient. What is left is the library's
+    own maths and its module machinery, so the time between the two runs is what the
+    guards cost a training step.
+    """
+    F = bp.functional
+    saved = {n: getattr(F, n) for n in ("check_linear", "check_batch", "check_backward")}
+    saved |= {"private_copy": F.private_copy, "fingerprint": F.fingerprint}
+    F.check_linear = lambda x, W, b: (x, W, b)
+    F.check_batch = lambda x, name: x
+    F.check_backward = lambda dout, cache, op: dout
+    F.private_copy = lambda arr, original: arr
+    F.fingerprint = lambda a: 0.0
+    try:
+        yield
+    finally:
+        for name, fn in saved.items():
+            setattr(F, name, fn)
+
+
+def run_backprop_guards_off(task: Task, seed: int) -> dict[str, float]:
+    """:func:`run_backprop` with the layers' guards off (:func:`_layer_guards_off`)."""
+    with _layer_guards_off():
+        return run_backprop(task, seed)
 
 
 def _linear(lib: Any, a: int, b: int, rng: np.random.Generator, dtype: np.dtype) -> Any:
@@ -351,6 +385,9 @@ RUNNERS = {
     "PyTorch": run_torch,
     "NumPy by hand": run_numpy,
 }
+
+MEASUREMENTS = {"measurement: backprop, layer guards off": run_backprop_guards_off}
+"""Timed in the same rounds as RUNNERS: what the layers' guards cost (not a trainer to use)."""
 
 CEILINGS = {
     "ceiling: products only": run_ceiling,
