@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from backprop import _checks, losses, nn, optim, train
 from backprop import functional as F
-from backprop import losses, nn, optim, train
 from backprop.data import minibatches
 from backprop.gradcheck import check_module
 
@@ -325,6 +325,49 @@ def test_functional_weight_changed_in_place_raises(rng: np.random.Generator) -> 
     W[[0, 1]] = W[[1, 0]]  # a swap keeps the sum: the fingerprint is weighted
     with pytest.raises(RuntimeError, match="changed in place after the forward pass"):
         F.linear_backward(np.ones((4, 2)), cache)
+
+
+@pytest.mark.parametrize("size", [1023, 1024, 1025, 3 * 1024 + 7])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_weight_fingerprint_sees_every_in_place_change_and_only_those(
+    size: int, dtype: type, rng: np.random.Generator
+) -> None:
+    """The fingerprint weighs entry i by u[i mod 1024] * v[i div 1024]: sizes below,
+    at and above one row of 1024, float32 and float64. The same values give the same
+    fingerprint at any memory alignment (no false error); a change of one entry,
+    a swap within a row, across rows, between the rows and the short tail, and between
+    the mirrored positions (r, c) and (c, r) that a u[.] * u[.] weighting would confuse,
+    are all seen."""
+    a = rng.normal(size=size + 1).astype(dtype)[1:]  # offset by one entry: unaligned
+    saved = _checks.fingerprint(a)
+    for offset in range(8):  # a non-contiguous weight is copied by each fingerprint, to
+        buf = np.empty(size + 8, dtype)  # memory of any alignment: the same value
+        buf[offset : offset + size] = a
+        assert _checks.fingerprint(buf[offset : offset + size]) == saved
+    assert _checks.fingerprint(a.reshape(1, -1).T) == saved  # a (size, 1) view
+    last = size - 1
+    changes = [[0], [0, 5], [3, 1024 + 3], [2, last], [1 * 1024 + 2, 2 * 1024 + 1]]
+    for idx in changes:
+        if max(idx) >= size:
+            continue
+        b = a.copy()
+        if len(idx) == 1:
+            b[idx[0]] += 1.0
+        else:
+            b[idx] = b[idx[::-1]]
+        assert _checks.fingerprint(b) != saved, idx
+
+
+def test_big_weight_swapped_between_forward_and_backward_raises(
+    rng: np.random.Generator,
+) -> None:
+    """A weight of more than one row of 1024 entries (48 x 64): a swap of two entries in
+    different rows before backward raises, as for small weights."""
+    x, W = rng.normal(size=(4, 48)), rng.normal(size=(48, 64))
+    _, cache = F.linear_forward(x, W, None)
+    W[[1, 40], [3, 17]] = W[[40, 1], [17, 3]]
+    with pytest.raises(RuntimeError, match="changed in place after the forward pass"):
+        F.linear_backward(np.ones((4, 64)), cache)
 
 
 def test_unchanged_weight_with_nan_does_not_raise() -> None:
