@@ -221,11 +221,15 @@ def _header(env: dict[str, object], threads: int, clock_name: str) -> str:
         "throughputs within each round (> 1: backprop is faster). GFLOP/s counts the matrix "
         "products only (forward, weight gradients, hidden-input gradients); *fraction of "
         "matmul* divides it by NumPy's (1024, 1024) @ (1024, 1024) speed measured in the "
-        "same round. The two *ceiling* rows train nothing: they time, over the same steps, "
-        "only the step's matrix products in its shapes (*products only*) and those plus the "
-        "library's in-place Adam update of every parameter (*products + Adam*): what any "
-        "NumPy training step, and one with this Adam, must pay at least; for them "
-        "*backprop / this* is the fraction of that ceiling backprop reaches."
+        "same round. *measurement: backprop, layer guards off* is backprop with the "
+        "layers' misuse guards made no-ops (argument and cache checks, the private copy "
+        "of a Linear's input, the weight fingerprint; `training._layer_guards_off`): "
+        "not a trainer to use, it shows what the guards cost a step. The two *ceiling* "
+        "rows train nothing: they time, over the same steps, only the step's matrix "
+        "products in its shapes (*products only*) and those plus the library's "
+        "`optim.Adam.step` on every parameter (*products + Adam*): what any NumPy training "
+        "step, and one with this Adam, must pay at least; for them *backprop / this* is "
+        "the fraction of that ceiling backprop reaches."
     )
 
 
