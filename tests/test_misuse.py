@@ -327,13 +327,14 @@ def test_functional_weight_changed_in_place_raises(rng: np.random.Generator) -> 
         F.linear_backward(np.ones((4, 2)), cache)
 
 
-@pytest.mark.parametrize("size", [1023, 1024, 1025, 3 * 1024 + 7])
+@pytest.mark.parametrize("size", [1023, 1024, 1025, 3 * 1024 + 7, 8 * 1024 + 1, 11 * 1024 + 7])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_weight_fingerprint_sees_every_in_place_change_and_only_those(
     size: int, dtype: type, rng: np.random.Generator
 ) -> None:
     """The fingerprint weighs entry i by u[i mod 1024] * v[i div 1024]: sizes below,
-    at and above one row of 1024, float32 and float64. The same values give the same
+    at and above one row of 1024, and above 8192 (smaller arrays are one dot with a
+    weight per entry), float32 and float64. The same values give the same
     fingerprint at any memory alignment (no false error); a change of one entry,
     a swap within a row, across rows, between the rows and the short tail, and between
     the mirrored positions (r, c) and (c, r) that a u[.] * u[.] weighting would confuse,
@@ -368,6 +369,39 @@ def test_big_weight_swapped_between_forward_and_backward_raises(
     W[[1, 40], [3, 17]] = W[[40, 1], [17, 3]]
     with pytest.raises(RuntimeError, match="changed in place after the forward pass"):
         F.linear_backward(np.ones((4, 64)), cache)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_weight_fingerprint_does_not_depend_on_the_blas_thread_count(
+    dtype: type, rng: np.random.Generator
+) -> None:
+    """A forward pass under ``threadpool_limits(1)`` and its backward pass with more BLAS
+    threads (or the reverse) must not raise for an unchanged weight. A multi-threaded
+    matrix-vector product or dot splits its sums by thread, so their last bits depend on
+    the thread count (a 2049 x 1025 weight gave another fingerprint with 2 threads)."""
+    from threadpoolctl import threadpool_limits
+
+    x, W = rng.normal(size=(2, 2049)).astype(dtype), rng.normal(size=(2049, 1025)).astype(dtype)
+    with threadpool_limits(1, user_api="blas"):
+        saved = _checks.fingerprint(W)
+        _, cache = F.linear_forward(x, W, None)
+    for threads in (2, 3, 4):
+        with threadpool_limits(threads, user_api="blas"):
+            assert _checks.fingerprint(W) == saved, threads
+            F.linear_backward(np.ones((2, 1025), dtype), cache)  # no false error
+
+
+def test_weight_fingerprint_without_np_vecdot_gives_the_same_sum(
+    rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """NumPy 1.26 (the oldest supported) has no ``np.vecdot``: the rows are then summed by
+    ``np.einsum``, the same weighted sum up to rounding, and the same bits every time."""
+    W = rng.normal(size=(3000, 777))
+    with_vecdot = _checks.fingerprint(W)
+    monkeypatch.delattr(np, "vecdot", raising=False)
+    without = _checks.fingerprint(W)
+    assert without == _checks.fingerprint(W.copy())
+    assert without == pytest.approx(with_vecdot, rel=1e-12)
 
 
 def test_unchanged_weight_with_nan_does_not_raise() -> None:

@@ -445,6 +445,14 @@ def _probe(size: int, dtype: np.dtype) -> np.ndarray:
 
 
 _WIDTH = 1024
+_SMALL = 8192  # up to this size, one dot with a weight per entry (fastest; one thread)
+
+
+def _row_dots(rows: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """``rows @ u``, one dot of ``u``'s length per row (never split over threads)."""
+    if hasattr(np, "vecdot"):  # NumPy >= 2.0: a BLAS dot per row
+        return np.vecdot(rows, u)
+    return np.einsum("ij,j->i", rows, u)  # NumPy 1.26: its own loop
 
 
 def fingerprint(a: np.ndarray) -> float:
@@ -452,22 +460,33 @@ def fingerprint(a: np.ndarray) -> float:
 
     The weights are products ``w_i = u_(i mod 1024) v_(i div 1024)`` of two fixed random
     vectors with entries in [0.5, 1.5): with the entries of ``a`` laid out in rows of 1024,
-    the sum is a matrix-vector product ``A @ u`` followed by a dot with ``v``. That is one
-    pass over ``a`` that reads only the short ``u`` beside it (a weight per entry would be
-    a second array as large as ``a``: measured 2.4x slower on a 2048 x 2048 float64
-    weight). Any in-place change of ``a`` (an update, a clip, a swap of two entries)
-    changes it unless the change is below the rounding of the sum.
+    the sum is ``sum_r v_r (A @ u)_r`` plus the short tail. That is one pass over ``a``
+    that reads only the short ``u`` beside it (a weight per entry would be a second array
+    as large as ``a``: measured 1.6x slower on a 2048 x 2048 float64 weight). Any in-place
+    change of ``a`` (an update, a clip, a swap of two entries) changes it unless the change
+    is below the rounding of the sum.
+
+    The same values must give the same bits in the forward and the backward pass, even
+    if the BLAS thread count differs between them (``threadpool_limits``): so each row is
+    a separate dot of 1024 entries (BLAS runs a dot that short on one thread; OpenBLAS
+    splits only dots over 10000) and the sum over rows is NumPy's own. A multi-threaded
+    ``A @ u`` or long dot splits its sums by thread, and their last bits change with the
+    thread count: a false "changed in place" error. An array of at most 8192 entries is
+    one dot with fixed random weights of its size (no per-row overhead).
 
     Shapes:
         a: any shape -> float.
     """
     flat = a.reshape(-1)
+    if flat.size <= _SMALL:
+        return float(flat @ _probe(flat.size, flat.dtype))
     rows, rest = divmod(flat.size, _WIDTH)
     probe = _probe(_WIDTH + rows + 1, flat.dtype)
     u, v = probe[:_WIDTH], probe[_WIDTH:]
     head = rows * _WIDTH
-    full_rows = (flat[:head].reshape(rows, _WIDTH) @ u) @ v[:rows]
-    return float(full_rows + (flat[head:] @ u[:rest]) * v[rows])
+    tail = (flat[head:] @ u[:rest]) * v[rows]  # a dot of at most 1023 entries
+    full_rows = np.sum(_row_dots(flat[:head].reshape(rows, _WIDTH), u) * v[:rows])
+    return float(full_rows + tail)
 
 
 def check_unchanged(a: np.ndarray, saved: float, what: str) -> None:
