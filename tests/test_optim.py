@@ -387,6 +387,34 @@ def test_adam_on_big_parameters_in_blocks_equals_the_whole_array_rule(cls: type)
         np.testing.assert_array_equal(state["exp_avg_sq"], s["exp_avg_sq"])
 
 
+@pytest.mark.parametrize("cls", [optim.Adam, optim.AdamW])
+@pytest.mark.parametrize("first, then", [(np.float32, np.float64), (np.float64, np.float32)])
+def test_adam_after_a_dtype_change_equals_the_pure_rule(cls: type, first: type, then: type) -> None:
+    """``p.data = p.data.astype(...)`` after a step (a model cast to float32, or back to
+    float64): the moments made in the old dtype are used in the new one, as
+    :func:`optim.adam_update` does (``adam_step_`` needs ``w``, ``m``, ``v`` of one
+    dtype). Float32 moments kept for a float64 weight silently rounded its update to
+    single precision; float64 moments for a float32 weight mixed precisions."""
+    rng = np.random.default_rng(9)
+    p = Parameter(rng.standard_normal((optim._BLOCK + 3,)).astype(first))
+    kw = dict(lr=0.1, weight_decay=0.1, decoupled=cls is optim.AdamW)
+    opt = cls([p], lr=0.1, weight_decay=0.1)
+    p.grad[...] = rng.standard_normal(p.data.shape)
+    expected = optim.adam_update(p.data.copy(), p.grad, {}, **kw)
+    opt.step()
+    p.data = p.data.astype(then)
+    w, state = expected[0].astype(then), expected[1]
+    for _ in range(2):
+        p.grad[...] = rng.standard_normal(p.data.shape)
+        w, state = optim.adam_update(w, p.grad, state, **kw)
+        opt.step()
+        assert p.data.dtype == then
+        assert opt.state[0]["exp_avg"].dtype == opt.state[0]["exp_avg_sq"].dtype == then
+        np.testing.assert_array_equal(p.data, w)
+        np.testing.assert_array_equal(opt.state[0]["exp_avg"], state["exp_avg"])
+        np.testing.assert_array_equal(opt.state[0]["exp_avg_sq"], state["exp_avg_sq"])
+
+
 class _OnlyLr:
     lr = 0.1
 

@@ -623,8 +623,9 @@ class Adam(Optimizer):
 
         The hyper-parameters are checked once per step (they may be changed between steps,
         e.g. by a scheduler); the first step creates the moments ``exp_avg``/``exp_avg_sq``
-        (zeros of ``p.data``'s shape and dtype). A parameter of more than ``_BLOCK`` entries
-        is updated a block at a time (:func:`_blocks`), with the same result.
+        (zeros of ``p.data``'s shape and dtype; converted to a new dtype of ``p.data``, as
+        :func:`adam_update` does). A parameter of more than ``_BLOCK`` entries is updated a
+        block at a time (:func:`_blocks`), with the same result.
         """
         hp = _check_adam(self.lr, self.betas, self.eps, self.weight_decay)
         self._check_params_unchanged()
@@ -634,6 +635,9 @@ class Adam(Optimizer):
                 state.update(
                     step=0, exp_avg=np.zeros(shape, dtype), exp_avg_sq=np.zeros(shape, dtype)
                 )
+            elif state["exp_avg"].dtype != p.data.dtype:  # p.data = p.data.astype(...)
+                for key in ("exp_avg", "exp_avg_sq"):  # as adam_update: w's dtype
+                    state[key] = state[key].astype(p.data.dtype)
             state["step"] += 1
             for w, dw, m, v in _blocks(p.data, p.grad, state["exp_avg"], state["exp_avg_sq"]):
                 work = self._work_like(w)
