@@ -339,6 +339,35 @@ def test_a_parameter_whose_shape_changed_after_a_step_raises_before_any_update(n
 
 
 @pytest.mark.parametrize("name", list(CLASSES))
+def test_a_read_only_parameter_raises_before_any_update(name: str) -> None:
+    """``p.data = array`` accepts a read-only array (``np.broadcast_to``, a file opened
+    with ``mmap_mode="r"``). step updates in place, so NumPy raised "output array is
+    read-only" after updating the parameters before it and this one's state (Adam's
+    moments and step count): the next step after a fix was silently wrong. step must
+    refuse first, name the parameter and the fix, and change nothing."""
+    make, _ = CLASSES[name]
+    rng = np.random.default_rng(10)
+    ps = _params(rng)
+    opt = make(ps)
+    opt.step()
+    frozen = rng.standard_normal(ps[1].data.shape)
+    frozen.flags.writeable = False
+    ps[1].data = frozen
+    before = [p.data.copy() for p in ps]
+    states = copy.deepcopy(opt.state)
+    with pytest.raises(ValueError, match=r"parameter 1 .*read-only.*p\.data = p\.data\.copy\(\)"):
+        opt.step()
+    for p, old in zip(ps, before, strict=True):
+        np.testing.assert_array_equal(p.data, old)
+    for state, old_state in zip(opt.state, states, strict=True):
+        assert state.keys() == old_state.keys()
+        for key, value in state.items():
+            np.testing.assert_array_equal(value, old_state[key])
+    ps[1].data = ps[1].data.copy()
+    opt.step()  # the fix works
+
+
+@pytest.mark.parametrize("name", list(CLASSES))
 def test_a_shape_change_before_the_first_step_is_fine(name: str) -> None:
     """Before the first step there is no state: the new shape is simply trained."""
     make, fn = CLASSES[name]

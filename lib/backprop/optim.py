@@ -457,8 +457,9 @@ class Optimizer:
     def _check_params_unchanged(self) -> None:
         """Raise ``ValueError`` (before any update) if ``params`` is no longer the list the
         optimizer was built with (each parameter's state, its momentum or moments, would
-        pair with another parameter, or a parameter appended later would have none), or if
-        a parameter's shape no longer matches its state's arrays."""
+        pair with another parameter, or a parameter appended later would have none), if
+        a parameter's shape no longer matches its state's arrays, or if a parameter's data
+        is read-only (NumPy would raise midway, after updating the parameters before it)."""
         built, now, name = self._built_with, self.params, type(self).__name__
         if len(now) != len(built) or any(p is not q for p, q in zip(now, built, strict=True)):
             raise ValueError(
@@ -468,6 +469,14 @@ class Optimizer:
                 f"{name}(model.parameters(), ...)"
             )
         for i, (p, state) in enumerate(zip(now, self.state, strict=True)):
+            if not p.data.flags.writeable:
+                raise ValueError(
+                    f"{name}: parameter {i} has read-only data, and step updates it in "
+                    f"place. An nn.Parameter given a read-only array (np.broadcast_to, "
+                    f"np.load(..., mmap_mode='r')) needs a writeable copy first: "
+                    f"p.data = p.data.copy(). An autodiff Tensor's data is always read-only: "
+                    f"update it by assignment, t.data = t.data - lr * t.grad"
+                )
             for key, value in state.items():
                 if isinstance(value, np.ndarray) and value.shape != p.data.shape:
                     raise ValueError(
