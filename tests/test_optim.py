@@ -149,6 +149,31 @@ def test_zero_grad_clears_in_place_and_lr_is_read_at_step_time() -> None:
     assert [id(p.grad) for p in ps] == grad_ids
 
 
+def test_zero_grad_set_to_none_frees_the_gradients_as_pytorch_names_it() -> None:
+    """``opt.zero_grad(set_to_none=True)`` is PyTorch's spelling (a TypeError here before):
+    each Parameter's gradient is freed (``Parameter.zero_grad(set_to_none=True)``), reads
+    as zeros, and the next backward and step work (here on a parameter above one Adam
+    block); an object without ``zero_grad`` is zeroed in place."""
+
+    class Bare:  # a ParameterLike that is not an nn.Parameter
+        def __init__(self) -> None:
+            self.data, self.grad = np.ones(3), np.ones(3)
+
+    rng = np.random.default_rng(11)
+    p, bare = P(rng.standard_normal(optim._BLOCK + 5)), Bare()
+    p.grad += 1.0
+    old_grad = p.grad
+    opt = optim.Adam([p, bare], lr=0.1)
+    opt.zero_grad(set_to_none=True)
+    assert p.grad is not old_grad and not p.grad.any()
+    assert not bare.grad.any()
+    before = p.data.copy()
+    p.grad += 2.0
+    opt.step()
+    expected, _ = optim.adam_update(before, np.full_like(before, 2.0), {}, lr=0.1)
+    np.testing.assert_array_equal(p.data, expected)
+
+
 def test_optimizer_accepts_a_generator_and_has_a_repr() -> None:
     ps = _params(np.random.default_rng(2))
     opt = optim.Adam(p for p in ps)

@@ -486,10 +486,14 @@ class Optimizer:
                         f"after changing shapes: {name}(model.parameters(), ...)"
                     )
 
-    def zero_grad(self) -> None:
-        """Set every parameter's gradient to zero, in place."""
+    def zero_grad(self, set_to_none: bool = False) -> None:
+        """Set every parameter's gradient to zero, in place, or free it (``set_to_none=True``,
+        PyTorch's option: an ``nn.Parameter``'s gradient then reads as zeros again)."""
         for p in self.params:
-            p.grad[...] = 0.0
+            if set_to_none and callable(getattr(p, "zero_grad", None)):
+                p.zero_grad(set_to_none=True)
+            else:
+                p.grad[...] = 0.0
 
     def _hparams(self) -> dict[str, Any]:
         return {}
