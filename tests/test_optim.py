@@ -393,6 +393,29 @@ def test_a_read_only_parameter_raises_before_any_update(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", list(CLASSES))
+def test_a_gradient_of_another_shape_raises_before_any_update(name: str) -> None:
+    """Any object with ``.data`` and ``.grad`` arrays is a parameter; only ``nn.Parameter``
+    refuses ``grad = array`` of another shape. A broadcastable one ((4,) for a (3, 4)
+    weight) was applied broadcast by Adam (a silently wrong update) and refused by the
+    others only after updating the parameters before it. step checks every parameter
+    first, as the constructor does."""
+
+    class Bare:
+        def __init__(self, data: np.ndarray) -> None:
+            self.data, self.grad = data, np.ones_like(data)
+
+    make, _ = CLASSES[name]
+    ps = [Bare(np.ones(3)), Bare(np.ones((3, 4)))]
+    opt = make(ps)
+    ps[1].grad = np.ones(4)
+    before = [p.data.copy() for p in ps]
+    with pytest.raises(ValueError, match=r"parameter 1: \.grad shape \(4,\) differs from"):
+        opt.step()
+    for p, old in zip(ps, before, strict=True):
+        np.testing.assert_array_equal(p.data, old)
+
+
+@pytest.mark.parametrize("name", list(CLASSES))
 def test_a_shape_change_before_the_first_step_is_fine(name: str) -> None:
     """Before the first step there is no state: the new shape is simply trained."""
     make, fn = CLASSES[name]

@@ -460,7 +460,8 @@ class Optimizer:
         """Raise ``ValueError`` (before any update) if ``params`` is no longer the list the
         optimizer was built with (each parameter's state, its momentum or moments, would
         pair with another parameter, or a parameter appended later would have none), if
-        a parameter's shape no longer matches its state's arrays, or if a parameter's data
+        a parameter's ``.grad`` is no longer an array of its ``.data``'s shape (Adam would
+        broadcast it), if its shape no longer matches its state's arrays, or if its data
         is read-only (NumPy would raise midway, after updating the parameters before it)."""
         built, now, name = self._built_with, self.params, type(self).__name__
         if len(now) != len(built) or any(p is not q for p, q in zip(now, built, strict=True)):
@@ -471,6 +472,7 @@ class Optimizer:
                 f"{name}(model.parameters(), ...)"
             )
         for i, (p, state) in enumerate(zip(now, self.state, strict=True)):
+            _check_parameter(p, i, name)  # .grad may have been replaced since construction
             if not p.data.flags.writeable:
                 raise ValueError(
                     f"{name}: parameter {i} has read-only data, and step updates it in "
