@@ -160,7 +160,7 @@ def test_zero_grad_set_to_none_frees_the_gradients_as_pytorch_names_it() -> None
             self.data, self.grad = np.ones(3), np.ones(3)
 
     rng = np.random.default_rng(11)
-    p, bare = P(rng.standard_normal(optim._BLOCK + 5)), Bare()
+    p, bare = P(rng.standard_normal(optim._BLOCKED_ABOVE + 5)), Bare()
     p.grad += 1.0
     old_grad = p.grad
     opt = optim.Adam([p, bare], lr=0.1)
@@ -431,12 +431,12 @@ def test_a_shape_change_before_the_first_step_is_fine(name: str) -> None:
 
 @pytest.mark.parametrize("cls", [optim.Adam, optim.AdamW])
 def test_adam_on_big_parameters_in_blocks_equals_the_whole_array_rule(cls: type) -> None:
-    """Adam updates a parameter of more than ``_BLOCK`` entries a block at a time; the
+    """Adam updates a parameter of more than ``_BLOCKED_ABOVE`` entries a block at a time; the
     result must be the rule on the whole array, bit for bit: for C-contiguous float64
     and float32 parameters (one scratch buffer per dtype), for a transposed (not
     C-contiguous) one, which is updated whole, and for a small one."""
     rng = np.random.default_rng(8)
-    n = optim._BLOCK + 1000  # two blocks, the second one short
+    n = optim._BLOCKED_ABOVE + 1000  # blocks of _BLOCK, the last one short
     ps = [
         P(rng.standard_normal((n // 10, 10))),
         P(rng.standard_normal((n // 10, 10)).astype(np.float32)),
@@ -445,7 +445,11 @@ def test_adam_on_big_parameters_in_blocks_equals_the_whole_array_rule(cls: type)
     ]
     ps[2].data = ps[2].data.T  # a view: updated in place as a whole
     assert not ps[2].data.flags.c_contiguous
-    assert len(list(optim._blocks(ps[0].data, ps[0].grad))) == 2  # blocks are used
+    blocks = list(optim._blocks(ps[0].data, ps[0].grad))
+    size = ps[0].data.size
+    assert [len(w) for w, _ in blocks] == [optim._BLOCK] * (size // optim._BLOCK) + [992]
+    at_limit = np.zeros(optim._BLOCKED_ABOVE)
+    assert len(list(optim._blocks(at_limit, at_limit))) == 1  # not above: whole
     assert len(list(optim._blocks(ps[2].data, ps[2].grad))) == 1
     kw = dict(lr=0.1, weight_decay=0.1, decoupled=cls is optim.AdamW)
     expected = [(p.data.copy(), {}) for p in ps]
@@ -473,7 +477,7 @@ def test_adam_after_a_dtype_change_equals_the_pure_rule(cls: type, first: type, 
     dtype). Float32 moments kept for a float64 weight silently rounded its update to
     single precision; float64 moments for a float32 weight mixed precisions."""
     rng = np.random.default_rng(9)
-    p = Parameter(rng.standard_normal((optim._BLOCK + 3,)).astype(first))
+    p = Parameter(rng.standard_normal((optim._BLOCKED_ABOVE + 3,)).astype(first))
     kw = dict(lr=0.1, weight_decay=0.1, decoupled=cls is optim.AdamW)
     opt = cls([p], lr=0.1, weight_decay=0.1)
     p.grad[...] = rng.standard_normal(p.data.shape)

@@ -311,6 +311,8 @@ def adam_step_(
 
 _BLOCK = 1 << 16
 """Entries per block in :func:`_blocks` (64K: 512 KB per float64 array)."""
+_BLOCKED_ABOVE = 1 << 19
+"""Only arrays of more than this many entries (512K) are split by :func:`_blocks`."""
 
 
 def _blocks(*arrays: np.ndarray) -> Iterator[tuple[np.ndarray, ...]]:
@@ -318,18 +320,20 @@ def _blocks(*arrays: np.ndarray) -> Iterator[tuple[np.ndarray, ...]]:
 
     Elementwise update rules give the same result on the blocks as on the whole arrays,
     and faster on big ones: :func:`adam_step_` makes 13 passes over its arrays, and on
-    blocks that stay in the CPU cache the later passes need not go back to main memory
-    (measured on a 2048 x 2048 float64 weight: 1.4-1.9x faster over runs, 1.8-2.0x with
-    weight decay; 1.1x at 1024 x 1024; but 6-8% slower from 90K to 400K entries, whose
-    arrays still fit the test machine's 32 MB L3 cache). Arrays that are small, or not all
-    C-contiguous (so that a flat view would be a copy), are yielded whole, once.
+    blocks that stay in the CPU cache the later passes need not go back to main memory.
+    Measured on the 2-core test machine (32 MB L3 cache), single thread, min of repeats:
+    1.4-1.9x faster on a 2048 x 2048 float64 weight (1.8-2.0x with weight decay), 1.1-1.3x
+    at 1M and 2M entries, about 1.1x at 768K, equal at 512K, and 2-8 % slower from 100K to
+    400K entries, whose five arrays still fit in that cache. So only arrays of more than
+    ``_BLOCKED_ABOVE`` entries are split; smaller ones, and arrays that are not all
+    C-contiguous (a flat view would be a copy), are yielded whole, once.
 
     Shapes:
         arrays: one shape -> tuples of views, each ``(n,)`` with ``n <= _BLOCK``, or the
         arrays themselves.
     """
     size = arrays[0].size
-    if size <= _BLOCK or not all(a.flags.c_contiguous for a in arrays):
+    if size <= _BLOCKED_ABOVE or not all(a.flags.c_contiguous for a in arrays):
         yield arrays
         return
     flat = [a.reshape(-1) for a in arrays]
@@ -641,8 +645,8 @@ class Adam(Optimizer):
         The hyper-parameters are checked once per step (they may be changed between steps,
         e.g. by a scheduler); the first step creates the moments ``exp_avg``/``exp_avg_sq``
         (zeros of ``p.data``'s shape and dtype; converted to a new dtype of ``p.data``, as
-        :func:`adam_update` does). A parameter of more than ``_BLOCK`` entries is updated a
-        block at a time (:func:`_blocks`), with the same result.
+        :func:`adam_update` does). A parameter of more than ``_BLOCKED_ABOVE`` entries is
+        updated a block at a time (:func:`_blocks`), with the same result.
         """
         hp = _check_adam(self.lr, self.betas, self.eps, self.weight_decay)
         self._check_params_unchanged()
