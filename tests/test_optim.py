@@ -416,6 +416,41 @@ def test_a_gradient_of_another_shape_raises_before_any_update(name: str) -> None
 
 
 @pytest.mark.parametrize("name", list(CLASSES))
+@pytest.mark.parametrize(
+    "data, grad, match",
+    [
+        (np.array([[1, 2], [3, 4]]), np.full((2, 2), 0.3), r"parameter 1: \.data has dtype int64"),
+        (np.ones((2, 2)), np.full((2, 2), 1 + 1j), r"parameter 1: \.grad has dtype complex128"),
+    ],
+)
+def test_a_parameter_of_a_non_float_dtype_raises_before_any_update(
+    name: str, data: np.ndarray, grad: np.ndarray, match: str
+) -> None:
+    """A ParameterLike that is not an nn.Parameter (which makes its data float) may hold
+    integer data or a complex gradient. SGD, AdaGrad and RMSprop wrote a float update into
+    integer data (silently truncated: 1 - 0.03 became 0); Adam raised NumPy's casting error
+    after updating the parameters before it and counting the step. The constructor and
+    step refuse first, naming the parameter, its dtype and the fix."""
+
+    class Bare:
+        def __init__(self, data: np.ndarray, grad: np.ndarray) -> None:
+            self.data, self.grad = data, grad
+
+    make, _ = CLASSES[name]
+    with pytest.raises(ValueError, match=match):
+        make([Bare(np.ones(3), np.ones(3)), Bare(data.copy(), grad.copy())])
+    ps = [Bare(np.ones(3), np.ones(3)), Bare(np.ones((2, 2)), np.ones((2, 2)))]
+    opt = make(ps)
+    ps[1].data, ps[1].grad = data.copy(), grad.copy()  # changed after construction
+    states = copy.deepcopy(opt.state)
+    with pytest.raises(ValueError, match=match):
+        opt.step()
+    np.testing.assert_array_equal(ps[0].data, np.ones(3))
+    np.testing.assert_array_equal(ps[1].data, data)
+    assert opt.state == states
+
+
+@pytest.mark.parametrize("name", list(CLASSES))
 def test_a_shape_change_before_the_first_step_is_fine(name: str) -> None:
     """Before the first step there is no state: the new shape is simply trained."""
     make, fn = CLASSES[name]

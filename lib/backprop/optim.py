@@ -391,7 +391,7 @@ def _moments(state: State, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 # ---------------------------------------------------------------------------------------
 
 
-def _as_param_list(params: object, who: str) -> list[ParameterLike]:
+def _as_param_list(params: object, who: str, updated: bool = False) -> list[ParameterLike]:
     if hasattr(params, "parameters") and callable(params.parameters):
         raise ValueError(
             f"{who} expects the model's parameters, not the model: "
@@ -406,13 +406,15 @@ def _as_param_list(params: object, who: str) -> list[ParameterLike]:
     if not plist:
         raise ValueError(f"{who} got an empty parameter list; nothing to optimize")
     for i, p in enumerate(plist):
-        _check_parameter(p, i, who)
+        _check_parameter(p, i, who, updated)
     if len({id(p) for p in plist}) != len(plist):
         raise ValueError(f"{who} got the same Parameter more than once")
     return plist
 
 
-def _check_parameter(p: object, i: int, who: str) -> None:
+def _check_parameter(p: object, i: int, who: str, updated: bool = False) -> None:
+    """``p`` has ``.data`` and ``.grad`` arrays of one shape, a real ``.grad`` and, if an
+    optimizer updates it (``updated``), float ``.data``."""
     data = getattr(p, "data", None)
     grad = getattr(p, "grad", None)
     if not isinstance(data, np.ndarray) or not isinstance(grad, np.ndarray):
@@ -423,6 +425,17 @@ def _check_parameter(p: object, i: int, who: str) -> None:
     if data.shape != grad.shape:
         raise ValueError(
             f"{who} parameter {i}: .grad shape {grad.shape} differs from .data shape {data.shape}"
+        )
+    if updated and data.dtype.kind != "f":  # an update written into it is truncated
+        raise ValueError(
+            f"{who} parameter {i}: .data has dtype {data.dtype}, and an update written into "
+            f"it would be truncated or refused midway; give it a float array first: "
+            f"p.data = p.data.astype(np.float64) (nn.Parameter does this itself)"
+        )
+    if grad.dtype.kind not in "biuf":
+        raise ValueError(
+            f"{who} parameter {i}: .grad has dtype {grad.dtype}; it must hold real numbers "
+            f"(a float array of .data's shape {data.shape})"
         )
 
 
@@ -440,7 +453,7 @@ class Optimizer:
     lr: float
 
     def __init__(self, params: Iterable[ParameterLike]) -> None:
-        self.params: list[ParameterLike] = _as_param_list(params, type(self).__name__)
+        self.params: list[ParameterLike] = _as_param_list(params, type(self).__name__, True)
         self.state: list[State] = [{} for _ in self.params]
         self._built_with = tuple(self.params)  # state[i] belongs to _built_with[i]
 
@@ -464,9 +477,10 @@ class Optimizer:
         """Raise ``ValueError`` (before any update) if ``params`` is no longer the list the
         optimizer was built with (each parameter's state, its momentum or moments, would
         pair with another parameter, or a parameter appended later would have none), if
-        a parameter's ``.grad`` is no longer an array of its ``.data``'s shape (Adam would
-        broadcast it), if its shape no longer matches its state's arrays, or if its data
-        is read-only (NumPy would raise midway, after updating the parameters before it)."""
+        a parameter's ``.grad`` is no longer a real array of its ``.data``'s shape (Adam
+        would broadcast it) or its ``.data`` is not float (an update would be truncated),
+        if its shape no longer matches its state's arrays, or if its data is read-only
+        (NumPy would raise midway, after updating the parameters before it)."""
         built, now, name = self._built_with, self.params, type(self).__name__
         if len(now) != len(built) or any(p is not q for p, q in zip(now, built, strict=True)):
             raise ValueError(
@@ -476,7 +490,7 @@ class Optimizer:
                 f"{name}(model.parameters(), ...)"
             )
         for i, (p, state) in enumerate(zip(now, self.state, strict=True)):
-            _check_parameter(p, i, name)  # .grad may have been replaced since construction
+            _check_parameter(p, i, name, True)  # .data/.grad may have been replaced since
             if not p.data.flags.writeable:
                 raise ValueError(
                     f"{name}: parameter {i} has read-only data, and step updates it in "
