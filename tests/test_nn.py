@@ -290,6 +290,23 @@ def test_parameter_data_of_a_new_shape_resets_grad_to_that_shape() -> None:
     assert p.grad.shape == (2, 2) and not p.grad.any()
 
 
+@pytest.mark.parametrize("first, then", [(np.float32, np.float64), (np.float64, np.float32)])
+def test_parameter_data_of_a_new_dtype_converts_grad_to_that_dtype(first: type, then: type) -> None:
+    """data and grad always have one dtype, as ``p.grad = array`` already ensures. After
+    ``p.data = p.data.astype(np.float64)`` on a float32 parameter the gradient stayed
+    float32: every later backward's ``grad += dW`` was silently rounded to single
+    precision (and Adam updated the float64 weight with it). The accumulated values are
+    kept, converted."""
+    p = nn.Parameter(np.zeros(3, first))
+    p.grad[...] = [0.5, 0.25, 1.0]
+    p.data = p.data.astype(then)
+    assert p.grad.dtype == then
+    np.testing.assert_array_equal(p.grad, np.array([0.5, 0.25, 1.0], then))
+    g = np.array([1e-9, 0.1, 1 / 3], then)
+    p.grad += g
+    np.testing.assert_array_equal(p.grad, np.array([0.5, 0.25, 1.0], then) + g)
+
+
 def test_parameter_grad_assignment_keeps_the_array_as_pytorch() -> None:
     """``p.grad = g`` with g of data's shape and dtype stores g itself (PyTorch: ``is``)."""
     p = nn.Parameter(np.zeros((2, 2)))

@@ -81,8 +81,8 @@ class Parameter:
     Optimizers update ``data`` in place.
 
     Assigning ``p.data = array`` converts integer or boolean arrays to float64 (an integer
-    weight would make every update truncate); ``p.grad = array`` must have ``data``'s
-    shape. Anything else raises ``ValueError``.
+    weight would make every update truncate) and converts ``grad`` to the new dtype;
+    ``p.grad = array`` must have ``data``'s shape. Anything else raises ``ValueError``.
 
     Shapes:
         data, grad: the same shape (e.g. (D_in, D_out) for a weight, (D_out,) for a bias).
@@ -108,6 +108,8 @@ class Parameter:
         arr = _float_array(value, self._label("data"))
         if self._grad is not None and self._grad.shape != arr.shape:
             self._grad = np.zeros_like(arr)  # a gradient of the old shape means nothing
+        elif self._grad is not None and self._grad.dtype != arr.dtype:
+            self._grad = self._grad.astype(arr.dtype)  # else grad += g rounds to the old one
         self._data = arr
 
     @property
