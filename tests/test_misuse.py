@@ -410,6 +410,26 @@ def test_unchanged_weight_with_nan_does_not_raise() -> None:
     F.linear_backward(np.ones((2, 2)), cache)
 
 
+
+
+@pytest.mark.parametrize("size", [8, 8192, 8193, 3 * 1024 + 5])
+@pytest.mark.parametrize(
+    ("values", "expected"), [((np.inf, -np.inf), "nan"), ((1e308, 1e308), "inf")]
+)
+def test_weight_fingerprint_of_diverged_weights_is_silent(
+    size: int, values: tuple[float, float], expected: str
+) -> None:
+    """Weights holding +inf and -inf (or finite ones whose weighted sum overflows) give a
+    NaN (or infinite) fingerprint without a NumPy warning from the checksum, and the
+    unchanged weight passes the in-place check (both dot paths: up to 8192 entries and
+    rows of 1024 with a tail)."""
+    W = np.zeros(size)
+    W[:4], W[-4:] = values  # four entries of 1e308 overflow whatever their weights
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        saved = _checks.fingerprint(W)
+        _checks.check_unchanged(W, saved, "weight")
+    assert np.isnan(saved) if expected == "nan" else saved == np.inf
 @pytest.mark.parametrize("cls", [nn.BatchNorm1d, nn.LayerNorm])
 def test_norm_gamma_changed_after_forward_is_harmless(
     cls: type[nn.Module], rng: np.random.Generator
