@@ -153,20 +153,26 @@ def test_zero_grad_set_to_none_frees_the_gradients_as_pytorch_names_it() -> None
     """``opt.zero_grad(set_to_none=True)`` is PyTorch's spelling (a TypeError here before):
     each Parameter's gradient is freed (``Parameter.zero_grad(set_to_none=True)``), reads
     as zeros, and the next backward and step work (here on a parameter above one Adam
-    block); an object without ``zero_grad`` is zeroed in place."""
+    block); any other ParameterLike is zeroed in place, also one whose own ``zero_grad``
+    takes no ``set_to_none`` (it was called with it: a TypeError)."""
 
     class Bare:  # a ParameterLike that is not an nn.Parameter
         def __init__(self) -> None:
             self.data, self.grad = np.ones(3), np.ones(3)
 
+    class WithZeroGrad(Bare):
+        def zero_grad(self) -> None:
+            self.grad = np.zeros(3)
+
     rng = np.random.default_rng(11)
     p, bare = P(rng.standard_normal(optim._BLOCKED_ABOVE + 5)), Bare()
+    other = WithZeroGrad()
     p.grad += 1.0
     old_grad = p.grad
-    opt = optim.Adam([p, bare], lr=0.1)
+    opt = optim.Adam([p, bare, other], lr=0.1)
     opt.zero_grad(set_to_none=True)
     assert p.grad is not old_grad and not p.grad.any()
-    assert not bare.grad.any()
+    assert not bare.grad.any() and not other.grad.any()
     before = p.data.copy()
     p.grad += 2.0
     opt.step()

@@ -43,6 +43,7 @@ from ._checks import (
     check_same_shape,
     check_unit_interval,
 )
+from .nn import Parameter
 
 __all__ = [
     "SGD",
@@ -510,9 +511,10 @@ class Optimizer:
 
     def zero_grad(self, set_to_none: bool = False) -> None:
         """Set every parameter's gradient to zero, in place, or free it (``set_to_none=True``,
-        PyTorch's option: an ``nn.Parameter``'s gradient then reads as zeros again)."""
+        PyTorch's option: an ``nn.Parameter``'s gradient then reads as zeros again). Any
+        other ParameterLike has its ``.grad`` zeroed in place either way."""
         for p in self.params:
-            if set_to_none and callable(getattr(p, "zero_grad", None)):
+            if set_to_none and isinstance(p, Parameter):
                 p.zero_grad(set_to_none=True)
             else:
                 p.grad[...] = 0.0
