@@ -410,8 +410,6 @@ def test_unchanged_weight_with_nan_does_not_raise() -> None:
     F.linear_backward(np.ones((2, 2)), cache)
 
 
-
-
 @pytest.mark.parametrize("size", [8, 8192, 8193, 3 * 1024 + 5])
 @pytest.mark.parametrize(
     ("values", "expected"), [((np.inf, -np.inf), "nan"), ((1e308, 1e308), "inf")]
@@ -430,6 +428,8 @@ def test_weight_fingerprint_of_diverged_weights_is_silent(
         saved = _checks.fingerprint(W)
         _checks.check_unchanged(W, saved, "weight")
     assert np.isnan(saved) if expected == "nan" else saved == np.inf
+
+
 @pytest.mark.parametrize("cls", [nn.BatchNorm1d, nn.LayerNorm])
 def test_norm_gamma_changed_after_forward_is_harmless(
     cls: type[nn.Module], rng: np.random.Generator

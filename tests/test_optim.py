@@ -168,10 +168,11 @@ def test_zero_grad_set_to_none_frees_the_gradients_as_pytorch_names_it() -> None
     p, bare = P(rng.standard_normal(optim._BLOCKED_ABOVE + 5)), Bare()
     other = WithZeroGrad()
     p.grad += 1.0
-    old_grad = p.grad
+    old_grad, kept = p.grad, (bare.grad, other.grad)
     opt = optim.Adam([p, bare, other], lr=0.1)
     opt.zero_grad(set_to_none=True)
     assert p.grad is not old_grad and not p.grad.any()
+    assert bare.grad is kept[0] and other.grad is kept[1]  # zeroed in place
     assert not bare.grad.any() and not other.grad.any()
     before = p.data.copy()
     p.grad += 2.0

@@ -476,7 +476,10 @@ def fingerprint(a: np.ndarray) -> float:
 
     A checksum warns about nothing: weights holding both ``+inf`` and ``-inf`` give NaN,
     huge finite ones ``inf``, silently (NumPy's "invalid value" or "overflow" warning
-    would point at the library's bookkeeping, not at the diverged weights).
+    would point at the library's bookkeeping, not at the diverged weights). Such a
+    checksum (any NaN, ``inf`` or overflowing entries) stays NaN or ``inf`` whatever the
+    other entries hold, so an in-place change of a diverged weight passes unnoticed; a
+    step before backward happens every step and is caught while the weights are finite.
 
     Shapes:
         a: any shape -> float.
@@ -495,7 +498,8 @@ def fingerprint(a: np.ndarray) -> float:
 
 
 def check_unchanged(a: np.ndarray, saved: float, what: str) -> None:
-    """Raise ``RuntimeError`` if ``fingerprint(a)`` differs from ``saved`` (NaN equals NaN).
+    """Raise ``RuntimeError`` if ``fingerprint(a)`` differs from ``saved`` (NaN equals NaN:
+    a weight holding NaN or inf is not checked, see :func:`fingerprint`).
 
     ``what`` names the array; the message says it was changed in place between the
     forward pass that saved it and the backward pass that needs it, and how to avoid it.
