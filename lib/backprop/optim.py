@@ -440,6 +440,31 @@ def _check_parameter(p: object, i: int, who: str, updated: bool = False) -> None
         )
 
 
+def _check_updatable(p: ParameterLike, i: int, state: State, who: str) -> None:
+    """``p`` (parameter ``i``, whose ``.data``/``.grad`` may have been replaced since the
+    optimizer was built) still passes :func:`_check_parameter` (a ``.grad`` of another
+    shape would be broadcast by Adam, integer ``.data`` would truncate the update), its
+    data is writeable (NumPy would refuse the in-place update) and it has the shape of
+    its state's arrays (momentum, moments)."""
+    _check_parameter(p, i, who, updated=True)
+    if not p.data.flags.writeable:
+        raise ValueError(
+            f"{who}: parameter {i} has read-only data, and step updates it in "
+            f"place. An nn.Parameter given a read-only array (np.broadcast_to, "
+            f"np.load(..., mmap_mode='r')) needs a writeable copy first: "
+            f"p.data = p.data.copy(). An autodiff Tensor's data is always read-only: "
+            f"update it by assignment, t.data = t.data - lr * t.grad"
+        )
+    for key, value in state.items():
+        if isinstance(value, np.ndarray) and value.shape != p.data.shape:
+            raise ValueError(
+                f"{who}: parameter {i} changed shape from {value.shape} to "
+                f"{p.data.shape} after the optimizer's first step (p.data = ...), so "
+                f"its state {key!r} belongs to the old shape. Create a new optimizer "
+                f"after changing shapes: {who}(model.parameters(), ...)"
+            )
+
+
 class Optimizer:
     """Base class: holds the parameters and one state dict per parameter.
 
@@ -454,7 +479,7 @@ class Optimizer:
     lr: float
 
     def __init__(self, params: Iterable[ParameterLike]) -> None:
-        self.params: list[ParameterLike] = _as_param_list(params, type(self).__name__, True)
+        self.params: list[ParameterLike] = _as_param_list(params, type(self).__name__, updated=True)
         self.state: list[State] = [{} for _ in self.params]
         self._built_with = tuple(self.params)  # state[i] belongs to _built_with[i]
 
@@ -469,45 +494,26 @@ class Optimizer:
     def step(self) -> None:
         """Apply one update to every parameter: ``p.data <- update(p.data, p.grad, state)``."""
         check_nonneg(self.lr, "lr")
-        self._check_params_unchanged()
+        self._check_before_step()
         for i, p in enumerate(self.params):
             w_new, self.state[i] = self.update(p.data, p.grad, self.state[i])
             p.data[...] = w_new
 
-    def _check_params_unchanged(self) -> None:
-        """Raise ``ValueError`` (before any update) if ``params`` is no longer the list the
-        optimizer was built with (each parameter's state, its momentum or moments, would
-        pair with another parameter, or a parameter appended later would have none), if
-        a parameter's ``.grad`` is no longer a real array of its ``.data``'s shape (Adam
-        would broadcast it) or its ``.data`` is not float (an update would be truncated),
-        if its shape no longer matches its state's arrays, or if its data is read-only
-        (NumPy would raise midway, after updating the parameters before it)."""
+    def _check_before_step(self) -> None:
+        """Raise ``ValueError`` before any update if ``params`` is no longer the list the
+        optimizer was built with, or if a parameter can no longer take this optimizer's
+        update in place (:func:`_check_updatable`); a check midway would leave the
+        parameters before it updated."""
         built, now, name = self._built_with, self.params, type(self).__name__
         if len(now) != len(built) or any(p is not q for p, q in zip(now, built, strict=True)):
-            raise ValueError(
+            raise ValueError(  # state[i] would pair with another parameter, or with none
                 f"{name}.params changed after the optimizer was created ({len(built)} "
                 f"parameters then, {len(now)} now, or one replaced); its per-parameter state "
                 f"pairs with the original list. Create a new optimizer: "
                 f"{name}(model.parameters(), ...)"
             )
         for i, (p, state) in enumerate(zip(now, self.state, strict=True)):
-            _check_parameter(p, i, name, True)  # .data/.grad may have been replaced since
-            if not p.data.flags.writeable:
-                raise ValueError(
-                    f"{name}: parameter {i} has read-only data, and step updates it in "
-                    f"place. An nn.Parameter given a read-only array (np.broadcast_to, "
-                    f"np.load(..., mmap_mode='r')) needs a writeable copy first: "
-                    f"p.data = p.data.copy(). An autodiff Tensor's data is always read-only: "
-                    f"update it by assignment, t.data = t.data - lr * t.grad"
-                )
-            for key, value in state.items():
-                if isinstance(value, np.ndarray) and value.shape != p.data.shape:
-                    raise ValueError(
-                        f"{name}: parameter {i} changed shape from {value.shape} to "
-                        f"{p.data.shape} after the optimizer's first step (p.data = ...), so "
-                        f"its state {key!r} belongs to the old shape. Create a new optimizer "
-                        f"after changing shapes: {name}(model.parameters(), ...)"
-                    )
+            _check_updatable(p, i, state, name)
 
     def zero_grad(self, set_to_none: bool = False) -> None:
         """Set every parameter's gradient to zero, in place, or free it (``set_to_none=True``,
@@ -665,7 +671,7 @@ class Adam(Optimizer):
         updated a block at a time (:func:`_blocks`), with the same result.
         """
         hp = _check_adam(self.lr, self.betas, self.eps, self.weight_decay)
-        self._check_params_unchanged()
+        self._check_before_step()
         for p, state in zip(self.params, self.state, strict=True):
             if not state:
                 shape, dtype = p.data.shape, p.data.dtype
