@@ -6,16 +6,18 @@
 from __future__ import annotations
 
 import json
-import statistics
 import sys
 from pathlib import Path
+
+import numpy as np
+from stats import fmt_spread, summary
+from training import CEILINGS, MEASUREMENTS
 
 TARGETS = {"scikit-learn": 1.0, "PyTorch": 0.8}
 MATMUL_TARGET = 0.5
 
 
-CEILINGS = ("ceiling: products only", "ceiling: products + Adam")
-GUARDS_OFF = "measurement: backprop, layer guards off"
+(GUARDS_OFF,) = MEASUREMENTS  # the row names training.py times
 
 
 def _per_round_ratio(res: dict, name: str, other: str) -> dict | None:
@@ -24,8 +26,7 @@ def _per_round_ratio(res: dict, name: str, other: str) -> dict | None:
     if name not in raw or other not in raw:
         return None
     pairs = zip(raw[name], raw[other], strict=True)
-    ratios = [a["samples_per_s"] / b["samples_per_s"] for a, b in pairs]
-    return {"median": statistics.median(ratios), "min": min(ratios), "max": max(ratios)}
+    return summary(np.array([a["samples_per_s"] / b["samples_per_s"] for a, b in pairs]))
 
 
 def summary_table(results: dict) -> str:
@@ -44,24 +45,21 @@ def summary_table(results: dict) -> str:
             continue
         rows = res["rows"]
         bp = rows["backprop"]
-
-        def cell(s: dict, spec: str) -> str:
-            return f"{s['median']:{spec}} [{s['min']:{spec}}-{s['max']:{spec}}]"
-
         ceilings = " | ".join(
-            cell(rows[c]["fraction_of_matmul"], ".0%") if c in rows else "n/a" for c in CEILINGS
+            fmt_spread(rows[c]["fraction_of_matmul"], ".0%") if c in rows else "n/a"
+            for c in CEILINGS
         )
         off = [_per_round_ratio(res, GUARDS_OFF, peer) for peer in ("scikit-learn", "PyTorch")]
-        guards = ", ".join(cell(r, ".2f") for r in off if r) if all(off) else "n/a"
+        guards = ", ".join(fmt_spread(r, ".2f") for r in off if r) if all(off) else "n/a"
         acc = ", ".join(
             f"{rows[n]['test_accuracy']['median']:.1%}"
             for n in ("backprop", "scikit-learn", "PyTorch")
         )
         lines.append(
-            f"| {label} | {cell(bp['samples_per_s'], ',.0f')} | "
-            f"{cell(rows['scikit-learn']['ref_over_this'], '.2f')} | "
-            f"{cell(rows['PyTorch']['ref_over_this'], '.2f')} | "
-            f"{cell(bp['fraction_of_matmul'], '.0%')} | {ceilings} | {guards} | {acc} |"
+            f"| {label} | {fmt_spread(bp['samples_per_s'], ',.0f')} | "
+            f"{fmt_spread(rows['scikit-learn']['ref_over_this'], '.2f')} | "
+            f"{fmt_spread(rows['PyTorch']['ref_over_this'], '.2f')} | "
+            f"{fmt_spread(bp['fraction_of_matmul'], '.0%')} | {ceilings} | {guards} | {acc} |"
         )
     return "\n".join(lines) + "\n"
 

@@ -339,9 +339,10 @@ def run_ceiling(task: Task, seed: int, adam: bool = False) -> dict[str, float]:
     ``a[l] = a[l-1] @ W[l]``, ``dW[l] = a[l-1].T @ d[l]``, and except for the first layer
     ``d[l-1] = d[l] @ W[l].T``, each written into an array reused across steps (``out=``).
     With ``adam`` every weight and bias then takes one step of the library's own
-    ``optim.Adam.step`` (in place, on ``nn.Parameter``s whose ``.grad`` the products write). No bias, activation, loss or batching
-    work, and the batches are not shuffled: an upper bound for any NumPy training step
-    (products only) and for one that updates with the library's Adam (``adam``).
+    ``optim.Adam.step`` (in place, on ``nn.Parameter``s whose ``.grad`` the products
+    write). No bias, activation, loss or batching work, and the batches are not shuffled:
+    an upper bound for any NumPy training step (products only) and for one that updates
+    with the library's Adam (``adam``).
     """
     rng = np.random.default_rng(seed)
     dtype, sizes = task.X_train.dtype, task.sizes
