@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -102,6 +104,26 @@ def _params(rng: np.random.Generator) -> list[P]:
     return ps
 
 
+class _Bare:
+    """A ParameterLike that is not an nn.Parameter: plain ``.data`` and ``.grad`` arrays
+    (``grad`` ones of ``data``'s shape unless given)."""
+
+    def __init__(self, data: np.ndarray, grad: np.ndarray | None = None) -> None:
+        self.data = data
+        self.grad = np.ones_like(data) if grad is None else grad
+
+
+@contextlib.contextmanager
+def _refused_before_any_update(params: list, match: str) -> Iterator[pytest.ExceptionInfo]:
+    """The block must raise ``ValueError`` matching ``match`` and leave every ``p.data``
+    of ``params`` as it was (a refusal midway would have updated the ones before)."""
+    before = [p.data.copy() for p in params]
+    with pytest.raises(ValueError, match=match) as info:
+        yield info
+    for p, old in zip(params, before, strict=True):
+        np.testing.assert_array_equal(p.data, old)
+
+
 CLASSES = {
     "SGD": (lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9), optim.sgd_update),
     "AdaGrad": (lambda ps: optim.AdaGrad(ps, lr=0.1), optim.adagrad_update),
@@ -156,17 +178,13 @@ def test_zero_grad_set_to_none_frees_the_gradients_as_pytorch_names_it() -> None
     block); any other ParameterLike is zeroed in place, also one whose own ``zero_grad``
     takes no ``set_to_none`` (it was called with it: a TypeError)."""
 
-    class Bare:  # a ParameterLike that is not an nn.Parameter
-        def __init__(self) -> None:
-            self.data, self.grad = np.ones(3), np.ones(3)
-
-    class WithZeroGrad(Bare):
+    class WithZeroGrad(_Bare):
         def zero_grad(self) -> None:
             self.grad = np.zeros(3)
 
     rng = np.random.default_rng(11)
-    p, bare = P(rng.standard_normal(optim._BLOCKED_ABOVE + 5)), Bare()
-    other = WithZeroGrad()
+    p, bare = P(rng.standard_normal(optim._BLOCKED_ABOVE + 5)), _Bare(np.ones(3))
+    other = WithZeroGrad(np.ones(3))
     p.grad += 1.0
     old_grad, kept = p.grad, (bare.grad, other.grad)
     opt = optim.Adam([p, bare, other], lr=0.1)
@@ -321,12 +339,9 @@ def test_a_parameter_appended_after_construction_is_not_silently_skipped(name: s
     opt = make(ps)
     extra = P(rng.standard_normal(3))
     extra.grad += 1.0
-    before = [p.data.copy() for p in ps]
     opt.params.append(extra)
-    with pytest.raises(ValueError, match=r"params changed after the optimizer was created"):
+    with _refused_before_any_update(ps, r"params changed after the optimizer was created"):
         opt.step()
-    for p, old in zip(ps, before, strict=True):  # refused before any update
-        np.testing.assert_array_equal(p.data, old)
 
 
 @pytest.mark.parametrize("name", list(CLASSES))
@@ -341,11 +356,8 @@ def test_a_parameter_replaced_or_removed_after_construction_raises(name: str, ch
         opt.params[0] = P(rng.standard_normal(ps[0].data.shape))
     else:
         opt.params.pop(0)
-    before = [p.data.copy() for p in opt.params]
-    with pytest.raises(ValueError, match=r"Create a new optimizer"):
+    with _refused_before_any_update(opt.params, r"Create a new optimizer"):
         opt.step()
-    for p, old in zip(opt.params, before, strict=True):  # refused before any update
-        np.testing.assert_array_equal(p.data, old)
 
 
 @pytest.mark.parametrize("name", list(CLASSES))
@@ -361,13 +373,10 @@ def test_a_parameter_whose_shape_changed_after_a_step_raises_before_any_update(n
     old_shape = ps[0].data.shape
     ps[0].data = rng.standard_normal(old_shape[::-1])
     ps[0].grad += 1.0
-    before = [p.data.copy() for p in ps]
     expected = rf"parameter 0 changed shape from \{old_shape} to \{old_shape[::-1]}"
-    with pytest.raises(ValueError, match=expected.replace(")", r"\)")) as info:
+    with _refused_before_any_update(ps, expected.replace(")", r"\)")) as info:
         opt.step()
     assert f"{type(opt).__name__}(model.parameters(), ...)" in str(info.value)
-    for p, old in zip(ps, before, strict=True):  # refused before any update
-        np.testing.assert_array_equal(p.data, old)
 
 
 @pytest.mark.parametrize("name", list(CLASSES))
@@ -385,12 +394,9 @@ def test_a_read_only_parameter_raises_before_any_update(name: str) -> None:
     frozen = rng.standard_normal(ps[1].data.shape)
     frozen.flags.writeable = False
     ps[1].data = frozen
-    before = [p.data.copy() for p in ps]
     states = copy.deepcopy(opt.state)
-    with pytest.raises(ValueError, match=r"parameter 1 .*read-only.*p\.data = p\.data\.copy\(\)"):
+    with _refused_before_any_update(ps, r"parameter 1 .*read-only.*p\.data = p\.data\.copy\(\)"):
         opt.step()
-    for p, old in zip(ps, before, strict=True):
-        np.testing.assert_array_equal(p.data, old)
     for state, old_state in zip(opt.state, states, strict=True):
         assert state.keys() == old_state.keys()
         for key, value in state.items():
@@ -407,19 +413,12 @@ def test_a_gradient_of_another_shape_raises_before_any_update(name: str) -> None
     others only after updating the parameters before it. step checks every parameter
     first, as the constructor does."""
 
-    class Bare:
-        def __init__(self, data: np.ndarray) -> None:
-            self.data, self.grad = data, np.ones_like(data)
-
     make, _ = CLASSES[name]
-    ps = [Bare(np.ones(3)), Bare(np.ones((3, 4)))]
+    ps = [_Bare(np.ones(3)), _Bare(np.ones((3, 4)))]
     opt = make(ps)
     ps[1].grad = np.ones(4)
-    before = [p.data.copy() for p in ps]
-    with pytest.raises(ValueError, match=r"parameter 1: \.grad shape \(4,\) differs from"):
+    with _refused_before_any_update(ps, r"parameter 1: \.grad shape \(4,\) differs from"):
         opt.step()
-    for p, old in zip(ps, before, strict=True):
-        np.testing.assert_array_equal(p.data, old)
 
 
 @pytest.mark.parametrize("name", list(CLASSES))
@@ -439,14 +438,10 @@ def test_a_parameter_of_a_non_float_dtype_raises_before_any_update(
     after updating the parameters before it and counting the step. The constructor and
     step refuse first, naming the parameter, its dtype and the fix."""
 
-    class Bare:
-        def __init__(self, data: np.ndarray, grad: np.ndarray) -> None:
-            self.data, self.grad = data, grad
-
     make, _ = CLASSES[name]
     with pytest.raises(ValueError, match=match):
-        make([Bare(np.ones(3), np.ones(3)), Bare(data.copy(), grad.copy())])
-    ps = [Bare(np.ones(3), np.ones(3)), Bare(np.ones((2, 2)), np.ones((2, 2)))]
+        make([_Bare(np.ones(3)), _Bare(data.copy(), grad.copy())])
+    ps = [_Bare(np.ones(3)), _Bare(np.ones((2, 2)))]
     opt = make(ps)
     ps[1].data, ps[1].grad = data.copy(), grad.copy()  # changed after construction
     states = copy.deepcopy(opt.state)
